@@ -1,0 +1,104 @@
+"""``JobRepository`` on Amazon DynamoDB (boto3 low-level client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.aws_errors import classify
+from adapters.dynamodb_items import from_item, to_item
+from domain.failures import FailureKind, StoreFailed
+from domain.job import Expected, Job
+from ports.repository import AlreadyExists, ConditionFailed
+
+STORE_ERRORS = {
+    "ProvisionedThroughputExceededException": FailureKind.THROTTLED,
+    "ThrottlingException": FailureKind.THROTTLED,
+    "RequestLimitExceeded": FailureKind.THROTTLED,
+    # Another transaction held the item: nothing was written.
+    "TransactionConflictException": FailureKind.THROTTLED,
+    "InternalServerError": FailureKind.AMBIGUOUS,
+    "ServiceUnavailable": FailureKind.AMBIGUOUS,
+    "ResourceNotFoundException": FailureKind.PERMANENT,
+    "AccessDeniedException": FailureKind.PERMANENT,
+    "UnrecognizedClientException": FailureKind.PERMANENT,
+    "ValidationException": FailureKind.PERMANENT,
+    "ItemCollectionSizeLimitExceededException": FailureKind.PERMANENT,
+}
+
+# Timeline of a save that wins against a worker:
+#   producer reads nothing, writes "status=QUEUED, version=v, enqueue_id=e";
+#   a worker that took the job first wrote version v+1 -> the save fails and
+#   ReturnValuesOnConditionCheckFailure hands back the PROCESSING item.
+_SAVE_CONDITION = "#status = :status AND #version = :version AND "
+
+
+class DynamoDbJobRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(self, job: Job) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(job),
+                ConditionExpression="attribute_not_exists(job_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                raise AlreadyExists(from_item(exc.response["Item"])) from exc
+            raise _store_failed(exc) from exc
+        except BotoCoreError as exc:
+            raise _store_failed(exc) from exc
+
+    def save(self, job: Job, expected: Expected) -> None:
+        names = {"#status": "status", "#version": "version"}
+        values: dict[str, Any] = {
+            ":status": {"S": expected.status.value},
+            ":version": {"N": str(expected.version)},
+        }
+        if expected.enqueue_id is None:
+            condition = _SAVE_CONDITION + "attribute_not_exists(enqueue_id)"
+        else:
+            condition = _SAVE_CONDITION + "enqueue_id = :enqueue_id"
+            values[":enqueue_id"] = {"S": expected.enqueue_id}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(job),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                item = exc.response.get("Item")
+                raise ConditionFailed(job.job_id, from_item(item) if item else None) from exc
+            raise _store_failed(exc) from exc
+        except BotoCoreError as exc:
+            raise _store_failed(exc) from exc
+
+    def get(self, job_id: str) -> Job | None:
+        try:
+            answer = self._client.get_item(
+                TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _store_failed(exc) from exc
+        item = answer.get("Item")
+        return from_item(item) if item else None
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _store_failed(exc: Exception) -> StoreFailed:
+    failure = classify(exc, STORE_ERRORS)
+    return StoreFailed(
+        failure.kind, failure.code, failure.message, http_status=failure.http_status, request_id=failure.request_id
+    )

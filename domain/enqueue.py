@@ -1,0 +1,296 @@
+"""The producer side of the consistency protocol, for one request.
+
+1. Create the job already QUEUED with a fresh enqueue_id, or find the one
+   its Idempotency-Key names (one conditional write, no read).
+2. Send, retrying what is worth retrying with the same enqueue_id.
+3. On success, confirm the send (clear ``unconfirmed_since``): from then on
+   the reconciler leaves the job alone, so the 202 stays true.
+4. On failure, roll back QUEUED -> PENDING on the condition that the job is
+   still ours; a failed condition tells what happened instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import attrs
+
+from domain.failures import FailureKind, LastError, OutsideFailure, SendFailed, StoreFailed
+from domain.job import TAKEN, Expected, Job, JobStatus
+from domain.outcomes import (
+    Accepted,
+    ContentRejected,
+    Failed,
+    InFlight,
+    KeyReused,
+    Outcome,
+    Unavailable,
+)
+from domain.retry import RandomSource, Retry, RetryPolicy
+from domain.store_writes import StoreWrites
+from domain.submission import Submission
+from ports.publisher import JobPublisher, OutgoingMessage
+from ports.repository import AlreadyExists, ConditionFailed, JobRepository
+from ports.runtime import Clock, IdSource, Metrics, Sleeper
+
+log = logging.getLogger("jobs.enqueue")
+
+# Lambdas' clocks agree to well within this; a lease is honoured this long
+# past its owner's deadline before another request may take the job over.
+LEASE_SKEW = timedelta(seconds=5)
+# Kept free at the very end of an invocation to write the answer.
+ANSWER_RESERVE = timedelta(milliseconds=100)
+
+
+@attrs.frozen
+class Budget:
+    """The deadlines of one invocation."""
+
+    send_by: datetime  # every send attempt ends by then
+    settle_by: datetime  # every store write ends by then
+    lease_until: datetime
+
+    @classmethod
+    def ending(cls, deadline: datetime, margin: timedelta) -> Budget:
+        return cls(deadline - margin, deadline - ANSWER_RESERVE, deadline + LEASE_SKEW)
+
+
+@attrs.frozen
+class EnqueueSettings:
+    send_policy: RetryPolicy
+    deadline_margin: timedelta
+    retry_after_s: int
+
+
+class EnqueueJob:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        publisher: JobPublisher,
+        store: StoreWrites,
+        clock: Clock,
+        sleeper: Sleeper,
+        ids: IdSource,
+        metrics: Metrics,
+        rng: RandomSource,
+        settings: EnqueueSettings,
+    ) -> None:
+        self._jobs = jobs
+        self._publisher = publisher
+        self._store = store
+        self._clock = clock
+        self._sleeper = sleeper
+        self._ids = ids
+        self._metrics = metrics
+        self._rng = rng
+        self._settings = settings
+
+    def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
+        budget = Budget.ending(deadline, self._settings.deadline_margin)
+        key = submission.idempotency_key
+        job_id = self._ids.job_id_for_key(key) if key else self._ids.new_job_id()
+        now = self._clock.now()
+        fresh = Job.submitted(
+            job_id=job_id,
+            job_type=submission.job_type,
+            request_hash=submission.request_hash,
+            correlation_id=submission.correlation_id,
+            idempotency_key=key,
+            at=now,
+        ).queued(
+            enqueue_id=self._ids.new_enqueue_id(),
+            correlation_id=submission.correlation_id,
+            at=now,
+            lease_until=budget.lease_until,
+        )
+        try:
+            self._store.write(lambda: self._jobs.create(fresh), budget.settle_by)
+            job = fresh
+        except AlreadyExists as exc:
+            if exc.existing == fresh:  # our own ambiguous first attempt landed
+                job = fresh
+            else:
+                resumed = self._resume(exc.existing, submission, budget)
+                if not isinstance(resumed, Job):
+                    return resumed
+                job = resumed
+        except StoreFailed as exc:
+            log.warning("job not recorded", extra=_fields(fresh, code=exc.code, kind=exc.kind.value))
+            # An ambiguous create may have left the job QUEUED without a
+            # message: the reconciler or the key's next request settles it.
+            return self._failure_outcome(job_id, exc.as_last_error(self._clock.now()))
+        return self._drive(job, submission, budget)
+
+    def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Outcome | Job:
+        """Answer a request whose Idempotency-Key is already in use."""
+        replay = _replay(existing, submission, self._clock.now())
+        if replay is not None:
+            return replay
+        now = self._clock.now()
+        start = existing
+        if existing.awaiting_confirmation:
+            # Its invocation has ended (lease expired) without settling it.
+            abandoned = LastError("Abandoned", FailureKind.DEADLINE, "an earlier request ended unsettled", now)
+            start = existing.rolled_back(error=abandoned, attempts=0, at=now)
+        requeued = start.queued(
+            enqueue_id=self._ids.new_enqueue_id(),
+            correlation_id=submission.correlation_id,
+            at=now,
+            lease_until=budget.lease_until,
+        )
+        try:
+            self._store.write(lambda: self._jobs.save(requeued, Expected.of(existing)), budget.settle_by)
+        except ConditionFailed as exc:
+            if exc.current == requeued:
+                return requeued
+            # Someone else moved it first; tell what they made of it.
+            current = exc.current or existing
+            return _replay(current, submission, now) or InFlight(existing.job_id)
+        except StoreFailed as exc:
+            return self._failure_outcome(existing.job_id, exc.as_last_error(self._clock.now()))
+        log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
+        return requeued
+
+    def _drive(self, job: Job, submission: Submission, budget: Budget) -> Outcome:
+        assert job.enqueue_id is not None
+        message = OutgoingMessage(
+            job_id=job.job_id,
+            enqueue_id=job.enqueue_id,
+            body=submission.message_body(
+                job_id=job.job_id, enqueue_id=job.enqueue_id, submitted_at=job.created_at
+            ),
+            correlation_id=submission.correlation_id,
+        )
+        policy = self._settings.send_policy
+        attempt = 0
+        failure: OutsideFailure = SendFailed(
+            FailureKind.DEADLINE, "DeadlineReached", "no send attempt fits before the deadline"
+        )
+        while policy.may_start(self._clock.now(), budget.send_by):
+            attempt += 1
+            try:
+                receipt = self._publisher.publish(message)
+            except SendFailed as exc:
+                decision = policy.after_failure(exc.kind, attempt, self._clock.now(), budget.send_by, self._rng)
+                log.warning(
+                    "send attempt failed",
+                    extra=_fields(
+                        job,
+                        attempt=attempt,
+                        code=exc.code,
+                        kind=exc.kind.value,
+                        http_status=exc.http_status,
+                        sqs_request_id=exc.request_id,
+                        decision=type(decision).__name__,
+                        delay_ms=round(decision.delay_s * 1000) if isinstance(decision, Retry) else None,
+                    ),
+                )
+                failure = exc
+                if not isinstance(decision, Retry):
+                    break
+                self._metrics.count("SendRetries")
+                self._sleeper.sleep(decision.delay_s)
+            else:
+                log.info(
+                    "send attempt succeeded",
+                    extra=_fields(
+                        job, attempt=attempt, message_id=receipt.message_id, sqs_request_id=receipt.request_id
+                    ),
+                )
+                return self._confirm(job, attempt, budget)
+        return self._roll_back(job, failure, attempt, budget)
+
+    def _confirm(self, job: Job, attempts: int, budget: Budget) -> Outcome:
+        sent = job.sent(attempts=attempts, at=self._clock.now())
+        try:
+            self._store.write(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
+        except ConditionFailed as exc:
+            current = exc.current
+            if current != sent and not _taken_with(current, job):
+                log.error("send not confirmed: job moved", extra=_fields(job, found=_status(current)))
+                if current is not None and current.status is JobStatus.PENDING and current.last_error:
+                    return self._failure_outcome(job.job_id, current.last_error)
+                return Failed(job.job_id, _superseded(self._clock.now()), settled=False)
+        except StoreFailed as exc:
+            # Without the confirmation the reconciler would one day undo a
+            # 202; undo the episode now instead, while we still can.
+            log.warning("send not confirmed", extra=_fields(job, code=exc.code, kind=exc.kind.value))
+            return self._roll_back(job, exc, attempts, budget)
+        self._metrics.count("JobsAccepted")
+        return Accepted(job.job_id)
+
+    def _roll_back(self, job: Job, failure: OutsideFailure, attempts: int, budget: Budget) -> Outcome:
+        error = failure.as_last_error(self._clock.now())
+        back = job.rolled_back(error=error, attempts=attempts, at=error.at)
+        self._metrics.count("Rollbacks")
+        try:
+            self._store.write(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
+        except ConditionFailed as exc:
+            current = exc.current
+            if _taken_with(current, job):
+                log.info("rollback not needed: message delivered", extra=_fields(job, found=_status(current)))
+                self._metrics.count("JobsAccepted")
+                return Accepted(job.job_id)
+            if current is None or current.status is not JobStatus.PENDING:
+                log.error("rollback refused: job moved", extra=_fields(job, found=_status(current)))
+                self._metrics.count("RollbackFailures")
+                return Failed(job.job_id, error, settled=False)
+            log.info("rollback found the job already PENDING", extra=_fields(job, code=error.code))
+        except StoreFailed as exc:
+            log.error(
+                "rollback failed; left to the reconciler",
+                extra=_fields(job, code=error.code, rollback_code=exc.code, rollback_kind=exc.kind.value),
+            )
+            self._metrics.count("RollbackFailures")
+            return Failed(job.job_id, error, settled=False)
+        else:
+            log.info("rolled back to PENDING", extra=_fields(job, code=error.code, kind=error.kind.value))
+        return self._failure_outcome(job.job_id, error)
+
+    def _failure_outcome(self, job_id: str, error: LastError) -> Outcome:
+        if error.kind is FailureKind.PERMANENT:
+            self._metrics.count("PermanentFailures")
+            return Failed(job_id, error, settled=True)
+        if error.kind is FailureKind.CLIENT_CONTENT:
+            return ContentRejected(job_id, error, too_large=error.code == "MessageTooLong")
+        return Unavailable(job_id, error, self._settings.retry_after_s)
+
+
+def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | None:
+    """The answer an existing job gives without any write, if there is one."""
+    if existing.request_hash != submission.request_hash:
+        return KeyReused(existing.job_id)
+    if existing.accepted:
+        return Accepted(existing.job_id, replayed=True)
+    if existing.awaiting_confirmation and not existing.lease_expired(now):
+        return InFlight(existing.job_id)
+    last = existing.last_error
+    if existing.status is JobStatus.PENDING and last is not None:
+        if last.kind is FailureKind.PERMANENT:
+            return Failed(existing.job_id, last, settled=True)
+        if last.kind is FailureKind.CLIENT_CONTENT:
+            return ContentRejected(existing.job_id, last, too_large=last.code == "MessageTooLong")
+    return None
+
+
+def _taken_with(current: Job | None, job: Job) -> bool:
+    return current is not None and current.status in TAKEN and current.enqueue_id == job.enqueue_id
+
+
+def _superseded(at: datetime) -> LastError:
+    return LastError("Superseded", FailureKind.AMBIGUOUS, "the job was moved by another actor", at)
+
+
+def _status(job: Job | None) -> str | None:
+    return None if job is None else job.status.value
+
+
+def _fields(job: Job, **more: object) -> dict[str, object]:
+    return {
+        "correlation_id": job.correlation_id,
+        "job_id": job.job_id,
+        "enqueue_id": job.enqueue_id,
+        **{k: v for k, v in more.items() if v is not None},
+    }

@@ -1,0 +1,71 @@
+"""What can go wrong talking to the outside, in the domain's own words.
+
+Adapters translate every SDK failure into one of these; nothing above the
+adapters ever sees an SDK exception.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+
+class FailureKind(str, enum.Enum):
+    # The request never left: retrying cannot duplicate anything.
+    NOT_SENT = "not_sent"
+    # The service refused for load; retry after a backoff.
+    THROTTLED = "throttled"
+    # The request may have been applied: a retry may duplicate it, which the
+    # fencing token (enqueue_id) or the write's condition makes harmless.
+    AMBIGUOUS = "ambiguous"
+    # Retrying cannot help until someone changes the configuration.
+    PERMANENT = "permanent"
+    # The service rejected the content itself.
+    CLIENT_CONTENT = "client_content"
+    # No attempt could be started before the deadline.
+    DEADLINE = "deadline"
+
+    @property
+    def retryable(self) -> bool:
+        return self in (FailureKind.NOT_SENT, FailureKind.THROTTLED, FailureKind.AMBIGUOUS)
+
+
+@attrs.frozen
+class LastError:
+    code: str
+    kind: FailureKind
+    message: str
+    at: datetime
+
+
+class OutsideFailure(Exception):
+    """A classified failure of a call to an outside service."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        code: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(f"{code} ({kind.value}): {message}")
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.request_id = request_id
+
+    def as_last_error(self, at: datetime) -> LastError:
+        return LastError(code=self.code, kind=self.kind, message=self.message, at=at)
+
+
+class SendFailed(OutsideFailure):
+    """The queue did not confirm a message."""
+
+
+class StoreFailed(OutsideFailure):
+    """The job store did not confirm a read or a write."""

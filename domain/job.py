@@ -1,0 +1,170 @@
+"""The job record and its status state machine.
+
+A job is an immutable value; each transition returns a new one with its
+``version`` bumped. Persisting a transition is the repository's business:
+it writes the new value on the condition that the stored one is still the
+value the transition started from (see ``Expected``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from domain.failures import LastError
+
+
+class JobStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+_ALLOWED = {
+    JobStatus.PENDING: {JobStatus.QUEUED},
+    JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING},
+    JobStatus.PROCESSING: {JobStatus.SUCCEEDED, JobStatus.FAILED},
+    JobStatus.SUCCEEDED: set(),
+    JobStatus.FAILED: set(),
+}
+
+# Statuses that prove a worker received a message of this job.
+TAKEN = frozenset({JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+
+class IllegalTransition(Exception):
+    def __init__(self, job: Job, target: JobStatus) -> None:
+        super().__init__(f"job {job.job_id}: {job.status.value} -> {target.value} is not allowed")
+        self.job = job
+        self.target = target
+
+
+@attrs.frozen
+class Job:
+    job_id: str
+    job_type: str
+    status: JobStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    request_hash: str
+    correlation_id: str
+    attempts: int = 0
+    idempotency_key: str | None = None
+    # The fencing token of the current QUEUED episode; kept once a worker
+    # takes the job so that a late producer can tell its message was used.
+    enqueue_id: str | None = None
+    # Present from the move to QUEUED until the send is confirmed: the
+    # reconciler's sparse index key. A job without it was answered 202.
+    unconfirmed_since: datetime | None = None
+    # End of the invocation that owns an unconfirmed QUEUED episode. Until
+    # then a second request with the same key is told 409, not let in.
+    lease_until: datetime | None = None
+    last_error: LastError | None = None
+
+    @classmethod
+    def submitted(
+        cls,
+        *,
+        job_id: str,
+        job_type: str,
+        request_hash: str,
+        correlation_id: str,
+        idempotency_key: str | None,
+        at: datetime,
+    ) -> Job:
+        return cls(
+            job_id=job_id,
+            job_type=job_type,
+            status=JobStatus.PENDING,
+            version=0,
+            created_at=at,
+            updated_at=at,
+            request_hash=request_hash,
+            correlation_id=correlation_id,
+            idempotency_key=idempotency_key,
+        )
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.status is JobStatus.QUEUED and self.unconfirmed_since is not None
+
+    @property
+    def accepted(self) -> bool:
+        """True once a client may have been told 202 for this job."""
+        return self.status in TAKEN or (
+            self.status is JobStatus.QUEUED and self.unconfirmed_since is None
+        )
+
+    def lease_expired(self, now: datetime) -> bool:
+        return self.lease_until is None or self.lease_until <= now
+
+    def queued(self, *, enqueue_id: str, correlation_id: str, at: datetime, lease_until: datetime) -> Job:
+        return self._to(
+            JobStatus.QUEUED,
+            at,
+            enqueue_id=enqueue_id,
+            correlation_id=correlation_id,
+            unconfirmed_since=at,
+            lease_until=lease_until,
+        )
+
+    def sent(self, *, attempts: int, at: datetime) -> Job:
+        if not self.awaiting_confirmation:
+            raise IllegalTransition(self, JobStatus.QUEUED)
+        return attrs.evolve(
+            self,
+            version=self.version + 1,
+            updated_at=at,
+            attempts=self.attempts + attempts,
+            unconfirmed_since=None,
+            lease_until=None,
+        )
+
+    def rolled_back(self, *, error: LastError, attempts: int, at: datetime) -> Job:
+        return self._to(
+            JobStatus.PENDING,
+            at,
+            attempts=self.attempts + attempts,
+            enqueue_id=None,
+            unconfirmed_since=None,
+            lease_until=None,
+            last_error=error,
+        )
+
+    def processing(self, *, at: datetime) -> Job:
+        return self._to(JobStatus.PROCESSING, at, unconfirmed_since=None, lease_until=None)
+
+    def succeeded(self, *, at: datetime) -> Job:
+        return self._to(JobStatus.SUCCEEDED, at)
+
+    def failed(self, *, error: LastError, at: datetime) -> Job:
+        return self._to(JobStatus.FAILED, at, last_error=error)
+
+    def _to(self, target: JobStatus, at: datetime, **changes: object) -> Job:
+        if target not in _ALLOWED[self.status]:
+            raise IllegalTransition(self, target)
+        return attrs.evolve(self, status=target, version=self.version + 1, updated_at=at, **changes)
+
+
+@attrs.frozen
+class Expected:
+    """The stored state a conditional write insists on.
+
+    ``version`` alone would fence every write; status and enqueue_id are
+    checked as well so that the condition reads as the protocol states it
+    ("QUEUED with my enqueue_id") in logs and in the DynamoDB console.
+    """
+
+    job_id: str
+    status: JobStatus
+    version: int
+    enqueue_id: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> Expected:
+        return cls(job.job_id, job.status, job.version, job.enqueue_id)

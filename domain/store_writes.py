@@ -1,0 +1,56 @@
+"""Retrying writes to the job store on transient failures.
+
+Every write the domain makes is conditional, so repeating an ambiguous one
+is safe: if the first landed, the repeat fails its condition and the caller
+recognises its own write in the failed condition's item.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from domain.failures import FailureKind, StoreFailed
+from domain.retry import RandomSource, Retry, RetryPolicy
+from ports.runtime import Clock, Sleeper
+
+log = logging.getLogger("jobs.store")
+
+
+class StoreWrites:
+    def __init__(self, policy: RetryPolicy, clock: Clock, sleeper: Sleeper, rng: RandomSource) -> None:
+        self._policy = policy
+        self._clock = clock
+        self._sleeper = sleeper
+        self._rng = rng
+
+    def write(self, action: Callable[[], None], deadline: datetime) -> None:
+        """Run ``action`` until it succeeds or the policy gives up.
+
+        ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
+        are answers, not failures. ``StoreFailed`` is raised when giving up.
+        """
+        attempt = 0
+        while True:
+            if not self._policy.may_start(self._clock.now(), deadline):
+                raise StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store write fits before the deadline")
+            attempt += 1
+            try:
+                action()
+                return
+            except StoreFailed as exc:
+                decision = self._policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
+                log.warning(
+                    "store write failed",
+                    extra={
+                        "attempt": attempt,
+                        "code": exc.code,
+                        "kind": exc.kind.value,
+                        "http_status": exc.http_status,
+                        "decision": type(decision).__name__,
+                    },
+                )
+                if not isinstance(decision, Retry):
+                    raise
+                self._sleeper.sleep(decision.delay_s)

@@ -1,0 +1,108 @@
+"""The composition root: the one place that knows every concrete class.
+
+Built once per cold start. Creating boto3 clients makes no AWS call; the
+endpoint, region and credentials come from boto3's own environment
+settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SQS``, ``AWS_REGION``...),
+so the same code runs on AWS, on an emulator and behind a proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import timedelta
+
+import boto3
+from botocore.config import Config
+from dependency_injector import containers, providers
+
+from adapters.dynamodb_repository import DynamoDbJobRepository
+from adapters.emf_metrics import EmfMetrics
+from adapters.runtime import SystemClock, SystemSleeper, UuidIds
+from adapters.sqs_publisher import SqsJobPublisher, sqs_config
+from domain.enqueue import EnqueueJob, EnqueueSettings
+from domain.retry import RetryPolicy
+from domain.store_writes import StoreWrites
+from entrypoints.config import Settings
+
+
+def _dynamodb_config(settings: Settings) -> Config:
+    # Off for the same reason as SQS: a write botocore repeats after a read
+    # timeout is invisible to the code that must recognise its own write.
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=settings.dynamodb_connect_timeout_s,
+        read_timeout=settings.dynamodb_read_timeout_s,
+    )
+
+
+def _send_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.send_max_attempts,
+        base_delay_s=settings.send_base_delay_ms / 1000,
+        max_delay_s=settings.send_max_delay_ms / 1000,
+        attempt_timeout_s=settings.sqs_connect_timeout_s + settings.sqs_read_timeout_s,
+    )
+
+
+def _store_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.store_max_attempts,
+        base_delay_s=settings.send_base_delay_ms / 1000,
+        max_delay_s=settings.send_max_delay_ms / 1000,
+        attempt_timeout_s=settings.dynamodb_connect_timeout_s + settings.dynamodb_read_timeout_s,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Singleton(Settings.from_env, os.environ)
+
+    session = providers.Singleton(boto3.session.Session)
+    sqs_client = providers.Singleton(
+        lambda session, settings: session.client(
+            "sqs",
+            config=sqs_config(
+                connect_timeout_s=settings.sqs_connect_timeout_s, read_timeout_s=settings.sqs_read_timeout_s
+            ),
+        ),
+        session,
+        settings,
+    )
+    dynamodb_client = providers.Singleton(
+        lambda session, settings: session.client("dynamodb", config=_dynamodb_config(settings)),
+        session,
+        settings,
+    )
+
+    clock = providers.Singleton(SystemClock)
+    sleeper = providers.Singleton(SystemSleeper)
+    ids = providers.Singleton(UuidIds)
+    rng = providers.Singleton(random.Random)
+    metrics = providers.Singleton(EmfMetrics, service="job-intake")
+
+    jobs = providers.Singleton(
+        DynamoDbJobRepository, client=dynamodb_client, table_name=settings.provided.table_name
+    )
+    publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
+    store_writes = providers.Singleton(
+        StoreWrites, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng
+    )
+    enqueue_job = providers.Singleton(
+        EnqueueJob,
+        jobs=jobs,
+        publisher=publisher,
+        store=store_writes,
+        clock=clock,
+        sleeper=sleeper,
+        ids=ids,
+        metrics=metrics,
+        rng=rng,
+        settings=providers.Callable(
+            lambda settings: EnqueueSettings(
+                send_policy=_send_policy(settings),
+                deadline_margin=timedelta(milliseconds=settings.deadline_margin_ms),
+                retry_after_s=settings.retry_after_s,
+            ),
+            settings,
+        ),
+    )

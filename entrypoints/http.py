@@ -1,0 +1,139 @@
+"""API Gateway REST proxy events (payload 1.0) in and out.
+
+Parsing is strict and happens before anything is written: a request that
+can never succeed is answered 4xx here, with nothing stored or sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import attrs
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class BadRequest(Exception):
+    """A 4xx answer decided while reading the request."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+@attrs.frozen
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes | None
+    request_id: str | None
+
+    @classmethod
+    def from_event(cls, event: Any) -> HttpRequest:
+        if not isinstance(event, dict):
+            raise BadRequest(400, "malformed-event", "Bad request", "the event is not an API Gateway request")
+        raw_headers = event.get("headers") or {}
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else {}
+        context = event.get("requestContext") or {}
+        request_id = context.get("requestId") if isinstance(context, dict) else None
+        return cls(
+            method=str(event.get("httpMethod") or "").upper(),
+            path=str(event.get("path") or ""),
+            headers=headers,
+            body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
+            request_id=str(request_id) if request_id else None,
+        )
+
+    def json_object(self, max_bytes: int) -> dict[str, Any]:
+        """The body as a JSON object, or the 4xx that says why not."""
+        media_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise BadRequest(
+                415, "unsupported-media-type", "Unsupported media type", "the body must be application/json"
+            )
+        if not self.body:
+            raise BadRequest(400, "missing-body", "Bad request", "the request has no body")
+        if len(self.body) > max_bytes:
+            raise BadRequest(
+                413, "body-too-large", "Content too large", f"the body is {len(self.body)} bytes; at most {max_bytes}"
+            )
+        try:
+            text = self.body.decode("utf-8")
+            document = json.loads(text, parse_constant=_refuse_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise BadRequest(400, "malformed-json", "Bad request", f"the body is not valid JSON: {_reason(exc)}") from None
+        if not isinstance(document, dict):
+            raise BadRequest(400, "invalid-job", "Bad request", "the body must be a JSON object")
+        return document
+
+
+def _body_bytes(body: Any, is_base64: Any) -> bytes | None:
+    if body is None:
+        return None
+    if not isinstance(body, str):
+        raise BadRequest(400, "malformed-event", "Bad request", "the body is not text")
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(400, "malformed-body", "Bad request", "the body is not valid base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(400, "malformed-json", "Bad request", "the body is not valid Unicode") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(":")[0]
+
+
+def json_response(status: int, document: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **headers},
+        "body": json.dumps(document),
+        "isBase64Encoded": False,
+    }
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    correlation_id: str,
+    retryable: bool,
+    job_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem details answer."""
+    document: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "correlation_id": correlation_id,
+        "retryable": retryable,
+    }
+    if job_id is not None:
+        document["job_id"] = job_id
+    response = json_response(status, document, {"X-Correlation-Id": correlation_id, **(headers or {})})
+    response["headers"]["Content-Type"] = PROBLEM_JSON
+    return response

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.job import Expected, Job
+
+
+class AlreadyExists(Exception):
+    """``create`` found a job under that id; ``existing`` is what is stored."""
+
+    def __init__(self, existing: Job) -> None:
+        super().__init__(f"job {existing.job_id} already exists")
+        self.existing = existing
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the job not in the expected state.
+
+    ``current`` is the stored job as the failed write saw it (DynamoDB's
+    ``ReturnValuesOnConditionCheckFailure``), or None if there is none.
+    """
+
+    def __init__(self, job_id: str, current: Job | None) -> None:
+        super().__init__(f"job {job_id} is not in the expected state")
+        self.current = current
+
+
+class JobRepository(Protocol):
+    """Jobs by id. Every write is conditional; none needs a read first.
+
+    Raises ``domain.failures.StoreFailed`` when the store cannot answer.
+    """
+
+    def create(self, job: Job) -> None:
+        """Store a new job; ``AlreadyExists`` if its id is taken."""
+
+    def save(self, job: Job, expected: Expected) -> None:
+        """Replace the stored job with ``job`` if it is still ``expected``;
+        otherwise ``ConditionFailed``."""
+
+    def get(self, job_id: str) -> Job | None: ...

@@ -1,0 +1,28 @@
+"""Time, waiting, identifiers and counters: the ambient services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class Sleeper(Protocol):
+    def sleep(self, seconds: float) -> None: ...
+
+
+class IdSource(Protocol):
+    def new_job_id(self) -> str: ...
+
+    def job_id_for_key(self, idempotency_key: str) -> str:
+        """The same id for the same key, every time."""
+
+    def new_enqueue_id(self) -> str: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...

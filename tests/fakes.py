@@ -1,0 +1,169 @@
+"""In-memory stand-ins for the ports, scriptable to fail on cue.
+
+The contract tests run the same cases against these and against the real
+adapters on moto server, so the fakes cannot drift from the real thing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.job import Expected, Job
+from ports.publisher import OutgoingMessage, Receipt
+from ports.repository import AlreadyExists, ConditionFailed
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that only moves when something sleeps or a test advances it."""
+
+    def __init__(self, start: datetime = EPOCH) -> None:
+        self.current = start
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class FakeIds:
+    def __init__(self) -> None:
+        self._n = Counter[str]()
+
+    def _next(self, prefix: str) -> str:
+        self._n[prefix] += 1
+        return f"{prefix}-{self._n[prefix]:04d}"
+
+    def new_job_id(self) -> str:
+        return self._next("job")
+
+    def job_id_for_key(self, idempotency_key: str) -> str:
+        return f"job-for-{idempotency_key}"
+
+    def new_enqueue_id(self) -> str:
+        return self._next("enq")
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.counts = Counter[str]()
+        self.flushes = 0
+
+    def count(self, name: str, value: int = 1) -> None:
+        self.counts[name] += value
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+@attrs.frozen
+class Lost:
+    """A call the service carries out but whose answer never arrives."""
+
+    failure: Exception
+
+
+@attrs.frozen
+class Meanwhile:
+    """Another actor acts just before the call, which then runs normally."""
+
+    action: Callable[[], None]
+
+
+Step = Exception | Lost | Meanwhile
+
+
+class FakeJobRepository:
+    """A dict of jobs with DynamoDB's conditional-write semantics."""
+
+    def __init__(self, tick: Callable[[], None] = lambda: None) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.calls = Counter[str]()
+        self._script: dict[str, deque[Step]] = {"create": deque(), "save": deque(), "get": deque()}
+        self._tick = tick
+
+    def fail(self, operation: str, *steps: Step) -> None:
+        """The next calls of ``operation`` meet these faults, in order."""
+        self._script[operation].extend(steps)
+
+    def create(self, job: Job) -> None:
+        self._call("create", lambda: self._create(job))
+
+    def save(self, job: Job, expected: Expected) -> None:
+        self._call("save", lambda: self._save(job, expected))
+
+    def get(self, job_id: str) -> Job | None:
+        result: list[Job | None] = []
+        self._call("get", lambda: result.append(self.jobs.get(job_id)))
+        return result[0]
+
+    def _create(self, job: Job) -> None:
+        if job.job_id in self.jobs:
+            raise AlreadyExists(self.jobs[job.job_id])
+        self.jobs[job.job_id] = job
+
+    def _save(self, job: Job, expected: Expected) -> None:
+        current = self.jobs.get(job.job_id)
+        if current is None or Expected.of(current) != expected:
+            raise ConditionFailed(job.job_id, current)
+        self.jobs[job.job_id] = job
+
+    def _call(self, operation: str, action: Callable[[], None]) -> None:
+        self.calls[operation] += 1
+        self._tick()
+        script = self._script[operation]
+        step = script.popleft() if script else None
+        if isinstance(step, Meanwhile):
+            step.action()
+            step = None
+        if isinstance(step, Lost):
+            action()
+            raise step.failure
+        if step is not None:
+            raise step
+        action()
+
+
+class FakeJobPublisher:
+    """Records what reached the queue; ``sent`` is the queue's content."""
+
+    def __init__(self, tick: Callable[[], None] = lambda: None) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self.calls = 0
+        self._script: deque[Step] = deque()
+        self._tick = tick
+
+    def fail(self, *steps: Step) -> None:
+        self._script.extend(steps)
+
+    def publish(self, message: OutgoingMessage) -> Receipt:
+        self.calls += 1
+        self._tick()
+        step = self._script.popleft() if self._script else None
+        if isinstance(step, Lost):
+            self.sent.append(message)
+            raise step.failure
+        if step is not None:
+            raise step
+        self.sent.append(message)
+        return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")
+
+
+def send_failure(kind: FailureKind, code: str = "", status: int | None = None) -> SendFailed:
+    return SendFailed(kind, code or kind.value, "injected", http_status=status, request_id="req-injected")
+
+
+def store_failure(kind: FailureKind, code: str = "") -> StoreFailed:
+    return StoreFailed(kind, code or kind.value, "injected")

@@ -1,0 +1,244 @@
+"""The producer protocol on fakes: every send failure kind, every rollback
+outcome, and the Idempotency-Key rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.failures import FailureKind
+from domain.job import JobStatus
+from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable
+from domain.retry import RetryPolicy
+from tests.fakes import FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
+from tests.unit.conftest import World
+
+THROTTLED = send_failure(FailureKind.THROTTLED, "RequestThrottled", 400)
+UNAVAILABLE = send_failure(FailureKind.AMBIGUOUS, "ServiceUnavailable", 503)
+NOT_SENT = send_failure(FailureKind.NOT_SENT, "EndpointConnectionError")
+READ_TIMEOUT = send_failure(FailureKind.AMBIGUOUS, "ReadTimeoutError")
+MISSING_QUEUE = send_failure(FailureKind.PERMANENT, "AWS.SimpleQueueService.NonExistentQueue", 400)
+
+
+def live_messages(world: World) -> list[str]:
+    """Messages whose job is QUEUED with their enqueue_id (brief: "live")."""
+    live = []
+    for message in world.queue.sent:
+        job = world.jobs.jobs.get(message.job_id)
+        if job and job.status is JobStatus.QUEUED and job.enqueue_id == message.enqueue_id:
+            live.append(message.enqueue_id)
+    return live
+
+
+def test_the_happy_path_is_three_calls_and_leaves_one_live_confirmed_message(world: World) -> None:
+    outcome = world.submit()
+
+    assert outcome == Accepted("job-0001")
+    job = world.jobs.jobs["job-0001"]
+    assert job.status is JobStatus.QUEUED and job.accepted and job.attempts == 1
+    assert live_messages(world) == ["enq-0001"]
+    assert {**world.jobs.calls, "send": world.queue.calls} == {"create": 1, "send": 1, "save": 1}
+    assert world.metrics.counts["JobsAccepted"] == 1
+
+
+@pytest.mark.parametrize("fault", [THROTTLED, UNAVAILABLE, NOT_SENT, READ_TIMEOUT])
+def test_a_transient_failure_that_recovers_gives_202_with_one_live_message(world: World, fault: Exception) -> None:
+    world.queue.fail(fault, fault)
+
+    assert isinstance(world.submit(), Accepted)
+    assert world.queue.calls == 3
+    assert live_messages(world) == ["enq-0001"]
+    assert world.jobs.jobs["job-0001"].attempts == 3
+    assert world.metrics.counts["SendRetries"] == 2
+
+
+@pytest.mark.parametrize("fault", [THROTTLED, UNAVAILABLE, NOT_SENT])
+def test_a_persistent_transient_failure_gives_503_and_rolls_back(world: World, fault: Exception) -> None:
+    world.queue.fail(*[fault] * 10)
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Unavailable) and outcome.retry_after_s == 1
+    assert world.queue.calls == 4
+    job = world.jobs.jobs["job-0001"]
+    assert job.status is JobStatus.PENDING and job.attempts == 4
+    assert job.last_error is not None and job.last_error.kind is fault.kind  # type: ignore[attr-defined]
+    assert live_messages(world) == []
+    assert world.metrics.counts["Rollbacks"] == 1
+
+
+def test_a_permanent_failure_is_sent_once_and_gives_a_settled_500(world: World) -> None:
+    world.queue.fail(MISSING_QUEUE)
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Failed) and outcome.settled
+    assert world.queue.calls == 1
+    job = world.jobs.jobs["job-0001"]
+    assert job.status is JobStatus.PENDING
+    assert job.last_error is not None and job.last_error.code == "AWS.SimpleQueueService.NonExistentQueue"
+    assert world.metrics.counts["PermanentFailures"] == 1
+
+
+def test_sends_delivered_whose_answers_were_lost_leave_only_stale_messages(world: World) -> None:
+    world.queue.fail(*[Lost(READ_TIMEOUT)] * 4)
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Unavailable)
+    assert len(world.queue.sent) == 4
+    assert {m.enqueue_id for m in world.queue.sent} == {"enq-0001"}  # retries keep the fencing token
+    assert live_messages(world) == []
+
+
+def test_sqs_refusing_the_content_rolls_back_and_answers_4xx(world: World) -> None:
+    world.queue.fail(send_failure(FailureKind.CLIENT_CONTENT, "MessageTooLong", 400))
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, ContentRejected) and outcome.too_large
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+
+
+def test_no_attempt_or_sleep_starts_that_cannot_end_before_the_deadline(world: World) -> None:
+    # Every attempt takes its whole 3 s timeout.
+    world.queue = FakeJobPublisher(tick=lambda: world.clock.advance(3))
+    world.queue.fail(*[THROTTLED] * 50)
+    world.send_policy = RetryPolicy(max_attempts=50, base_delay_s=0.5, max_delay_s=2, attempt_timeout_s=3)
+    start = world.clock.now()
+
+    outcome = world.submit(seconds=12)
+
+    assert isinstance(outcome, Unavailable)
+    # A 12 s invocation less the 3 s margin leaves 9 s for sends.
+    assert (world.clock.now() - start).total_seconds() <= 9
+    assert 2 <= world.queue.calls <= 3
+
+
+def test_an_invocation_too_short_for_any_attempt_rolls_back_without_sending(world: World) -> None:
+    outcome = world.submit(seconds=4)
+
+    assert isinstance(outcome, Unavailable) and outcome.error.code == "DeadlineReached"
+    assert world.queue.calls == 0
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+
+
+def test_a_rollback_whose_condition_finds_the_worker_there_answers_202(world: World) -> None:
+    world.queue.fail(Lost(READ_TIMEOUT), *[UNAVAILABLE] * 3)
+    # The worker takes the delivered message while the producer still retries.
+    take = _worker_takes(world)
+    world.jobs.fail("save", take)
+
+    assert isinstance(world.submit(), Accepted)
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PROCESSING
+    assert world.metrics.counts["Rollbacks"] == 1
+
+
+def test_a_confirmation_losing_to_the_worker_still_answers_202(world: World) -> None:
+    world.jobs.fail("save", _worker_takes(world))
+
+    assert isinstance(world.submit(), Accepted)
+
+
+def test_a_rollback_retried_after_an_ambiguous_write_recognises_its_own_write(world: World) -> None:
+    world.queue.fail(MISSING_QUEUE)
+    world.jobs.fail("save", Lost(store_failure(FailureKind.AMBIGUOUS, "InternalServerError")))
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Failed) and outcome.settled
+    assert world.jobs.calls["save"] == 2
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+
+
+def test_a_rollback_that_cannot_be_written_answers_an_unsettled_500(world: World) -> None:
+    world.queue.fail(*[UNAVAILABLE] * 4)
+    world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Failed) and not outcome.settled
+    assert world.jobs.jobs["job-0001"].awaiting_confirmation  # left for the reconciler
+    assert world.metrics.counts["RollbackFailures"] == 1
+
+
+def test_a_confirmation_that_cannot_be_written_undoes_the_episode(world: World) -> None:
+    # Store throttled three times for the confirmation, then fine for the rollback.
+    world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Unavailable)
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+    assert live_messages(world) == []
+
+
+def test_a_job_that_cannot_be_recorded_is_never_sent(world: World) -> None:
+    world.jobs.fail("create", *[store_failure(FailureKind.THROTTLED)] * 3)
+
+    assert isinstance(world.submit(), Unavailable)
+    assert world.queue.calls == 0
+
+
+def test_an_ambiguous_create_that_landed_is_recognised_as_ours(world: World) -> None:
+    world.jobs.fail("create", Lost(store_failure(FailureKind.AMBIGUOUS)))
+
+    assert isinstance(world.submit(key="k"), Accepted)
+    assert len(world.queue.sent) == 1
+
+
+class TestIdempotencyKey:
+    def test_a_replay_returns_the_first_outcome_without_sending_again(self, world: World) -> None:
+        first = world.submit(key="k1")
+        again = world.submit(key="k1")
+
+        assert first == Accepted("job-for-k1")
+        assert again == Accepted("job-for-k1", replayed=True)
+        assert world.queue.calls == 1
+
+    def test_another_body_with_the_same_key_is_422(self, world: World) -> None:
+        world.submit(key="k1")
+        assert world.submit(key="k1", payload={"n": 2}) == KeyReused("job-for-k1")
+
+    def test_a_retry_after_a_503_gives_202_on_the_same_job(self, world: World) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+        assert isinstance(world.submit(key="k1"), Unavailable)
+
+        assert world.submit(key="k1") == Accepted("job-for-k1")
+        assert len(world.jobs.jobs) == 1
+        assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
+        assert world.jobs.jobs["job-for-k1"].attempts == 5
+
+    def test_a_retry_after_a_permanent_500_replays_it(self, world: World) -> None:
+        world.queue.fail(MISSING_QUEUE)
+        world.submit(key="k1")
+
+        outcome = world.submit(key="k1")
+
+        assert isinstance(outcome, Failed) and outcome.settled
+        assert world.queue.calls == 1
+
+    def test_a_request_while_the_first_is_in_flight_is_409(self, world: World) -> None:
+        world.queue.fail(*[UNAVAILABLE] * 4)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+        world.submit(key="k1")  # leaves the job QUEUED under a live lease
+
+        assert world.submit(key="k1") == InFlight("job-for-k1")
+
+    def test_after_the_lease_a_retry_takes_over_an_abandoned_episode(self, world: World) -> None:
+        world.queue.fail(*[UNAVAILABLE] * 4)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+        world.submit(key="k1")
+        world.clock.advance(60)
+
+        assert world.submit(key="k1") == Accepted("job-for-k1")
+        assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
+
+
+def _worker_takes(world: World) -> Meanwhile:
+    """The worker moves the job to PROCESSING just before the next write."""
+
+    def take() -> None:
+        job = world.jobs.jobs["job-0001"]
+        world.jobs.jobs["job-0001"] = job.processing(at=world.clock.now())
+
+    return Meanwhile(take)

@@ -1,0 +1,85 @@
+"""Properties of the retry policy, without I/O: fake time, seeded random."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.failures import FailureKind
+from domain.retry import GiveUp, Retry, RetryPolicy, seeded
+from tests.fakes import EPOCH
+
+policies = st.builds(
+    lambda attempts, base, spread, timeout: RetryPolicy(
+        max_attempts=attempts, base_delay_s=base, max_delay_s=base + spread, attempt_timeout_s=timeout
+    ),
+    st.integers(1, 10),
+    st.floats(0, 2),
+    st.floats(0, 5),
+    st.floats(0.01, 5),
+)
+kinds = st.sampled_from(list(FailureKind))
+
+
+def run(policy: RetryPolicy, failures: list[FailureKind], budget_s: float, seed: int) -> tuple[int, float]:
+    """Drive the policy as the enqueue loop does: returns (attempts, time used)."""
+    rng = seeded(seed)
+    now = EPOCH
+    deadline = EPOCH + timedelta(seconds=budget_s)
+    attempts = 0
+    for kind in failures:
+        if not policy.may_start(now, deadline):
+            break
+        attempts += 1
+        now += timedelta(seconds=policy.attempt_timeout_s)  # worst case: every attempt times out
+        decision = policy.after_failure(kind, attempts, now, deadline, rng)
+        if isinstance(decision, GiveUp):
+            break
+        now += timedelta(seconds=decision.delay_s)
+    return attempts, (now - EPOCH).total_seconds()
+
+
+@given(policies, st.lists(kinds, max_size=30), st.floats(0, 60), st.integers())
+def test_attempts_never_exceed_the_limit_and_time_never_passes_the_deadline(
+    policy: RetryPolicy, failures: list[FailureKind], budget: float, seed: int
+) -> None:
+    attempts, used = run(policy, failures, budget, seed)
+    assert attempts <= policy.max_attempts
+    assert used <= budget + 1e-6
+
+
+@given(policies, kinds, st.integers(1, 10), st.integers())
+def test_only_retryable_kinds_are_retried(policy: RetryPolicy, kind: FailureKind, attempt: int, seed: int) -> None:
+    decision = policy.after_failure(kind, attempt, EPOCH, EPOCH + timedelta(hours=1), seeded(seed))
+    if not kind.retryable:
+        assert decision == GiveUp("not retryable")
+    elif attempt < policy.max_attempts:
+        assert isinstance(decision, Retry)
+
+
+@given(policies, st.integers(1, 20), st.integers())
+def test_delays_are_full_jitter_under_the_exponential_ceiling(policy: RetryPolicy, attempt: int, seed: int) -> None:
+    decision = policy.after_failure(FailureKind.THROTTLED, attempt, EPOCH, EPOCH + timedelta(days=1), seeded(seed))
+    if isinstance(decision, Retry):
+        ceiling = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
+        assert 0 <= decision.delay_s <= ceiling
+
+
+def test_the_same_seed_gives_the_same_delays() -> None:
+    policy = RetryPolicy(max_attempts=9, base_delay_s=0.1, max_delay_s=5, attempt_timeout_s=1)
+
+    def delays(seed: int) -> list[float]:
+        rng = seeded(seed)
+        far = EPOCH + timedelta(days=1)
+        return [policy.after_failure(FailureKind.AMBIGUOUS, n, EPOCH, far, rng).delay_s for n in range(1, 9)]  # type: ignore[union-attr]
+
+    assert delays(3) == delays(3)
+    assert delays(3) != delays(4)
+
+
+def test_a_retry_that_cannot_finish_before_the_deadline_is_not_started() -> None:
+    policy = RetryPolicy(max_attempts=5, base_delay_s=0, max_delay_s=0, attempt_timeout_s=2)
+    decision = policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, EPOCH + timedelta(seconds=1.9), seeded(1))
+    assert decision == GiveUp("deadline")
