@@ -84,9 +84,7 @@ class DynamoDbJobRepository:
 
     def get(self, job_id: str) -> Job | None:
         try:
-            answer = self._client.get_item(
-                TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
-            )
+            answer = self._client.get_item(TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
         except (ClientError, BotoCoreError) as exc:
             raise _store_failed(exc) from exc
         item = answer.get("Item")
@@ -94,7 +92,7 @@ class DynamoDbJobRepository:
 
 
 def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def _store_failed(exc: Exception) -> StoreFailed:

@@ -158,9 +158,7 @@ class EnqueueJob:
         message = OutgoingMessage(
             job_id=job.job_id,
             enqueue_id=job.enqueue_id,
-            body=submission.message_body(
-                job_id=job.job_id, enqueue_id=job.enqueue_id, submitted_at=job.created_at
-            ),
+            body=submission.message_body(job_id=job.job_id, enqueue_id=job.enqueue_id, submitted_at=job.created_at),
             correlation_id=submission.correlation_id,
         )
         policy = self._settings.send_policy

@@ -12,7 +12,7 @@ from datetime import datetime
 import attrs
 
 
-class FailureKind(str, enum.Enum):
+class FailureKind(enum.StrEnum):
     # The request never left: retrying cannot duplicate anything.
     NOT_SENT = "not_sent"
     # The service refused for load; retry after a backoff.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import attrs
 
 from domain.failures import LastError
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     PENDING = "PENDING"
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
@@ -96,9 +97,7 @@ class Job:
     @property
     def accepted(self) -> bool:
         """True once a client may have been told 202 for this job."""
-        return self.status in TAKEN or (
-            self.status is JobStatus.QUEUED and self.unconfirmed_since is None
-        )
+        return self.status in TAKEN or (self.status is JobStatus.QUEUED and self.unconfirmed_since is None)
 
     def lease_expired(self, now: datetime) -> bool:
         return self.lease_until is None or self.lease_until <= now
@@ -145,7 +144,7 @@ class Job:
     def failed(self, *, error: LastError, at: datetime) -> Job:
         return self._to(JobStatus.FAILED, at, last_error=error)
 
-    def _to(self, target: JobStatus, at: datetime, **changes: object) -> Job:
+    def _to(self, target: JobStatus, at: datetime, **changes: Any) -> Job:
         if target not in _ALLOWED[self.status]:
             raise IllegalTransition(self, target)
         return attrs.evolve(self, status=target, version=self.version + 1, updated_at=at, **changes)

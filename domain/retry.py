@@ -59,7 +59,7 @@ class RetryPolicy:
     def ceiling_s(self, attempt: int) -> float:
         """The backoff cap after the given (1-based) failed attempt."""
         # Capped exponent: 2**attempt overflows float well before this matters.
-        return min(self.max_delay_s, self.base_delay_s * 2 ** min(attempt - 1, 62))
+        return min(self.max_delay_s, self.base_delay_s * float(2 ** min(attempt - 1, 62)))
 
     def after_failure(
         self,

@@ -29,7 +29,8 @@ from domain.outcomes import (
     Unavailable,
 )
 from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
-from entrypoints.http import BadRequest, HttpRequest, json_response, problem
+from entrypoints.api_gateway import BadRequest, HttpRequest, json_response, problem
+from entrypoints.containers import Container
 from ports.repository import JobRepository
 from ports.runtime import Clock
 
@@ -59,14 +60,23 @@ class JobsApi:
                 response = self._route(request, correlation_id, context)
         except BadRequest as exc:
             response = problem(
-                exc.status, exc.slug, exc.title, exc.detail,
-                correlation_id=correlation_id, retryable=False, headers=exc.headers,
+                exc.status,
+                exc.slug,
+                exc.title,
+                exc.detail,
+                correlation_id=correlation_id,
+                retryable=False,
+                headers=exc.headers,
             )
         except Exception:
             log.exception("unhandled error", extra={"correlation_id": correlation_id})
             response = problem(
-                500, "internal-error", "Internal server error", "the request failed unexpectedly",
-                correlation_id=correlation_id, retryable=True,
+                500,
+                "internal-error",
+                "Internal server error",
+                "the request failed unexpectedly",
+                correlation_id=correlation_id,
+                retryable=True,
             )
         finally:
             self._metrics.flush()
@@ -123,58 +133,91 @@ class JobsApi:
         except StoreFailed as exc:
             retryable = exc.kind.retryable
             return problem(
-                503 if retryable else 500, "store-unavailable", "Job store unavailable",
-                f"the job could not be read ({exc.code})", correlation_id=correlation_id, retryable=retryable,
-                job_id=job_id, headers={"Retry-After": "1"} if retryable else None,
+                503 if retryable else 500,
+                "store-unavailable",
+                "Job store unavailable",
+                f"the job could not be read ({exc.code})",
+                correlation_id=correlation_id,
+                retryable=retryable,
+                job_id=job_id,
+                headers={"Retry-After": "1"} if retryable else None,
             )
         if job is None:
             return problem(
-                404, "job-not-found", "Not found", "no job has that id",
-                correlation_id=correlation_id, retryable=False, job_id=job_id,
+                404,
+                "job-not-found",
+                "Not found",
+                "no job has that id",
+                correlation_id=correlation_id,
+                retryable=False,
+                job_id=job_id,
             )
         return json_response(200, _job_view(job), {"X-Correlation-Id": correlation_id})
 
 
 def _answer(outcome: Outcome, correlation_id: str) -> dict[str, Any]:
     job_id = outcome.job_id
-    common = {"correlation_id": correlation_id, "job_id": job_id}
+    common: dict[str, Any] = {"correlation_id": correlation_id, "job_id": job_id}
     match outcome:
         case Accepted():
             body = {"job_id": job_id, "status": "QUEUED", "correlation_id": correlation_id}
             return json_response(202, body, {"Location": f"/jobs/{job_id}", "X-Correlation-Id": correlation_id})
         case InFlight():
             return problem(
-                409, "request-in-flight", "Conflict", "a request with this Idempotency-Key is still in progress",
-                retryable=True, headers={"Retry-After": "1"}, **common,
+                409,
+                "request-in-flight",
+                "Conflict",
+                "a request with this Idempotency-Key is still in progress",
+                retryable=True,
+                headers={"Retry-After": "1"},
+                **common,
             )
         case KeyReused():
             return problem(
-                422, "idempotency-key-reused", "Unprocessable content",
-                "this Idempotency-Key was used with a different request body", retryable=False, **common,
+                422,
+                "idempotency-key-reused",
+                "Unprocessable content",
+                "this Idempotency-Key was used with a different request body",
+                retryable=False,
+                **common,
             )
         case Unavailable(error=error, retry_after_s=retry_after):
             return problem(
-                503, "queue-unavailable", "Service unavailable",
+                503,
+                "queue-unavailable",
+                "Service unavailable",
                 f"the job could not be queued ({error.code}); it is PENDING and safe to retry",
-                retryable=True, headers={"Retry-After": str(retry_after)}, **common,
+                retryable=True,
+                headers={"Retry-After": str(retry_after)},
+                **common,
             )
         case Failed(error=error, settled=True):
             return problem(
-                500, "enqueue-failed", "Internal server error",
+                500,
+                "enqueue-failed",
+                "Internal server error",
                 f"the job could not be queued ({error.code}); it is PENDING and needs an operator",
-                retryable=False, **common,
+                retryable=False,
+                **common,
             )
         case Failed(error=error):
             return problem(
-                500, "state-unsettled", "Internal server error",
+                500,
+                "state-unsettled",
+                "Internal server error",
                 f"the job's state could not be settled ({error.code}); repeat the request with the same "
                 "Idempotency-Key, or read the job, to learn the outcome",
-                retryable=True, **common,
+                retryable=True,
+                **common,
             )
         case ContentRejected(error=error, too_large=too_large):
             return problem(
-                413 if too_large else 400, "content-rejected", "Bad request",
-                f"the queue refused the job's content ({error.code})", retryable=False, **common,
+                413 if too_large else 400,
+                "content-rejected",
+                "Bad request",
+                f"the queue refused the job's content ({error.code})",
+                retryable=False,
+                **common,
             )
     raise AssertionError(f"unmapped outcome {outcome!r}")
 
@@ -191,7 +234,10 @@ def _job_view(job: Job) -> dict[str, Any]:
     if job.last_error is not None:
         error = job.last_error
         view["last_error"] = {
-            "code": error.code, "kind": error.kind.value, "message": error.message, "at": error.at.isoformat()
+            "code": error.code,
+            "kind": error.kind.value,
+            "message": error.message,
+            "at": error.at.isoformat(),
         }
     return view
 
@@ -205,7 +251,9 @@ def _correlation_id(request: HttpRequest) -> str:
     if given is not None:
         if not HEADER_TOKEN.fullmatch(given):
             raise BadRequest(
-                400, "invalid-correlation-id", "Bad request",
+                400,
+                "invalid-correlation-id",
+                "Bad request",
                 "X-Correlation-Id must be 1 to 255 printable ASCII characters",
             )
         return given
@@ -218,11 +266,7 @@ def _fallback_correlation_id(event: Any) -> str:
     return str(request_id) if request_id else str(uuid.uuid4())
 
 
-@functools.cache
-def _api() -> JobsApi:
-    from entrypoints.containers import Container
-
-    container = Container()
+def build_api(container: Container) -> JobsApi:
     settings = container.settings()
     configure_logging(settings.log_level)
     return JobsApi(
@@ -232,6 +276,11 @@ def _api() -> JobsApi:
         max_body_bytes=settings.max_body_bytes,
         metrics=container.metrics(),
     )
+
+
+@functools.cache
+def _api() -> JobsApi:
+    return build_api(Container())
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from datetime import timedelta
+from typing import Any
 
 import attrs
 
-T = TypeVar("T")
+from domain.enqueue import ANSWER_RESERVE
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
 
 
 class ConfigurationError(RuntimeError):
@@ -38,6 +41,22 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
 
+    def __attrs_post_init__(self) -> None:
+        if self.send_max_delay_ms < self.send_base_delay_ms:
+            raise ConfigurationError(
+                f"SEND_MAX_DELAY_MS ({self.send_max_delay_ms}) must not be below "
+                f"SEND_BASE_DELAY_MS ({self.send_base_delay_ms})"
+            )
+        rollback_ms = math.ceil(
+            (self.dynamodb_connect_timeout_s + self.dynamodb_read_timeout_s) * 1000 + ANSWER_RESERVE_MS
+        )
+        if self.deadline_margin_ms < rollback_ms:
+            raise ConfigurationError(
+                f"DEADLINE_MARGIN_MS ({self.deadline_margin_ms}) must leave room for one rollback write: "
+                f"at least DYNAMODB_CONNECT_TIMEOUT_S + DYNAMODB_READ_TIMEOUT_S + {ANSWER_RESERVE_MS} ms "
+                f"= {rollback_ms} ms"
+            )
+
     @property
     def retry_after_s(self) -> int:
         """What a 503 tells the client to wait: one full backoff ceiling."""
@@ -45,37 +64,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        defaults = cls("", "")
-        settings = cls(
-            table_name=_required(env, "TABLE_NAME"),
-            queue_url=_required(env, "QUEUE_URL"),
-            send_max_attempts=_number(env, "SEND_MAX_ATTEMPTS", int, defaults.send_max_attempts, minimum=1),
-            send_base_delay_ms=_number(env, "SEND_BASE_DELAY_MS", int, defaults.send_base_delay_ms, minimum=0),
-            send_max_delay_ms=_number(env, "SEND_MAX_DELAY_MS", int, defaults.send_max_delay_ms, minimum=0),
-            sqs_connect_timeout_s=_number(
-                env, "SQS_CONNECT_TIMEOUT_S", float, defaults.sqs_connect_timeout_s, minimum=0.001
-            ),
-            sqs_read_timeout_s=_number(env, "SQS_READ_TIMEOUT_S", float, defaults.sqs_read_timeout_s, minimum=0.001),
-            dynamodb_connect_timeout_s=_number(
-                env, "DYNAMODB_CONNECT_TIMEOUT_S", float, defaults.dynamodb_connect_timeout_s, minimum=0.001
-            ),
-            dynamodb_read_timeout_s=_number(
-                env, "DYNAMODB_READ_TIMEOUT_S", float, defaults.dynamodb_read_timeout_s, minimum=0.001
-            ),
-            store_max_attempts=_number(env, "STORE_MAX_ATTEMPTS", int, defaults.store_max_attempts, minimum=1),
-            deadline_margin_ms=_number(env, "DEADLINE_MARGIN_MS", int, defaults.deadline_margin_ms, minimum=0),
-            reconcile_grace_seconds=_number(
-                env, "RECONCILE_GRACE_SECONDS", int, defaults.reconcile_grace_seconds, minimum=0
-            ),
-            max_body_bytes=_number(env, "MAX_BODY_BYTES", int, defaults.max_body_bytes, minimum=1),
-            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, defaults.log_level),
-        )
-        if settings.send_max_delay_ms < settings.send_base_delay_ms:
-            raise ConfigurationError(
-                f"SEND_MAX_DELAY_MS ({settings.send_max_delay_ms}) must not be below "
-                f"SEND_BASE_DELAY_MS ({settings.send_base_delay_ms})"
-            )
-        return settings
+        """Each field is read from the variable of its name in upper case."""
+        tuning: dict[str, Any] = {
+            field: _number(env, field.upper(), kind, minimum)
+            for field, (kind, minimum) in TUNING.items()
+            if env.get(field.upper(), "").strip()
+        }
+        level = env.get("LOG_LEVEL", "").strip().upper()
+        if level:
+            if level not in LOG_LEVELS:
+                raise ConfigurationError(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}")
+            tuning["log_level"] = level
+        return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
+
+
+# The numeric settings: parser and least value.
+TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
+    "send_max_attempts": (int, 1),
+    "send_base_delay_ms": (int, 0),
+    "send_max_delay_ms": (int, 0),
+    "sqs_connect_timeout_s": (float, 0.001),
+    "sqs_read_timeout_s": (float, 0.001),
+    "dynamodb_connect_timeout_s": (float, 0.001),
+    "dynamodb_read_timeout_s": (float, 0.001),
+    "store_max_attempts": (int, 1),
+    "deadline_margin_ms": (int, 0),
+    "reconcile_grace_seconds": (int, 0),
+    "max_body_bytes": (int, 1),
+}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -85,25 +101,12 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _number(
-    env: Mapping[str, str], name: str, kind: Callable[[str], T], default: T, *, minimum: float
-) -> T:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _number(env: Mapping[str, str], name: str, kind: Callable[[str], int | float], minimum: float) -> int | float:
+    raw = env[name].strip()
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+    if not math.isfinite(value) or value < minimum:
         raise ConfigurationError(f"{name}={raw!r} must be a finite number of at least {minimum}")
     return value
-
-
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    raw = env.get(name, "").strip().upper()
-    if not raw:
-        return default
-    if raw not in choices:
-        raise ConfigurationError(f"{name}={raw!r} must be one of {', '.join(choices)}")
-    return raw

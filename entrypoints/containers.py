@@ -80,9 +80,7 @@ class Container(containers.DeclarativeContainer):
     rng = providers.Singleton(random.Random)
     metrics = providers.Singleton(EmfMetrics, service="job-intake")
 
-    jobs = providers.Singleton(
-        DynamoDbJobRepository, client=dynamodb_client, table_name=settings.provided.table_name
-    )
+    jobs = providers.Singleton(DynamoDbJobRepository, client=dynamodb_client, table_name=settings.provided.table_name)
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
     store_writes = providers.Singleton(
         StoreWrites, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng

@@ -127,11 +127,10 @@ class FakeJobRepository:
         step = script.popleft() if script else None
         if isinstance(step, Meanwhile):
             step.action()
-            step = None
-        if isinstance(step, Lost):
+        elif isinstance(step, Lost):
             action()
             raise step.failure
-        if step is not None:
+        elif step is not None:
             raise step
         action()
 
@@ -152,10 +151,12 @@ class FakeJobPublisher:
         self.calls += 1
         self._tick()
         step = self._script.popleft() if self._script else None
-        if isinstance(step, Lost):
+        if isinstance(step, Meanwhile):
+            step.action()
+        elif isinstance(step, Lost):
             self.sent.append(message)
             raise step.failure
-        if step is not None:
+        elif step is not None:
             raise step
         self.sent.append(message)
         return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")

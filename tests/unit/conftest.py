@@ -46,9 +46,7 @@ class World:
     def deadline(self, seconds: float = 30) -> datetime:
         return self.clock.now() + timedelta(seconds=seconds)
 
-    def submit(
-        self, key: str | None = None, payload: dict[str, object] | None = None, seconds: float = 30
-    ) -> Outcome:
+    def submit(self, key: str | None = None, payload: dict[str, object] | None = None, seconds: float = 30) -> Outcome:
         submission = Submission(
             job_type="resize",
             payload={"n": 1} if payload is None else payload,

@@ -8,9 +8,7 @@ from tests.fakes import EPOCH
 
 
 def new_job() -> Job:
-    return Job.submitted(
-        job_id="j", job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=EPOCH
-    )
+    return Job.submitted(job_id="j", job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=EPOCH)
 
 
 def queued() -> Job:

@@ -38,7 +38,7 @@ class HttpRequest:
 
     @classmethod
     def from_event(cls, event: Any) -> HttpRequest:
-        if not isinstance(event, dict):
+        if not isinstance(event, dict) or not event.get("httpMethod") or not event.get("path"):
             raise BadRequest(400, "malformed-event", "Bad request", "the event is not an API Gateway request")
         raw_headers = event.get("headers") or {}
         headers = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else {}
@@ -69,7 +69,9 @@ class HttpRequest:
             text = self.body.decode("utf-8")
             document = json.loads(text, parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise BadRequest(400, "malformed-json", "Bad request", f"the body is not valid JSON: {_reason(exc)}") from None
+            raise BadRequest(
+                400, "malformed-json", "Bad request", f"the body is not valid JSON: {_reason(exc)}"
+            ) from None
         if not isinstance(document, dict):
             raise BadRequest(400, "invalid-job", "Bad request", "the body must be a JSON object")
         return document

@@ -1,0 +1,145 @@
+"""moto server as a real HTTP endpoint, fresh resources per test, and the
+production container wired to them with a fault injector on its clients."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import boto3
+import pytest
+from dependency_injector import providers
+from moto.server import ThreadedMotoServer
+
+from adapters.dynamodb_schema import create_table_request
+from entrypoints.config import Settings
+from entrypoints.containers import Container
+from tests.integration.faults import FaultInjector
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def blackhole() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers: real read
+    timeouts, as from a service that stored the request and then hung."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> None:
+    """boto3's own settings point every client at moto; nothing is patched."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@attrs.define
+class Aws:
+    """Fresh table and queue, and plain clients to inspect them."""
+
+    dynamodb: Any
+    sqs: Any
+    table_name: str
+    queue_url: str
+
+    def item(self, job_id: str) -> dict[str, Any] | None:
+        answer = self.dynamodb.get_item(TableName=self.table_name, Key={"job_id": {"S": job_id}}, ConsistentRead=True)
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.dynamodb.scan(TableName=self.table_name, ConsistentRead=True)["Items"])
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message in the queue (received, then made visible again)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for _ in range(10):
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            seen.update((m["MessageId"], m) for m in batch)
+        for message in seen.values():
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return list(seen.values())
+
+
+@pytest.fixture
+def aws(aws_environment: None) -> Aws:
+    suffix = uuid.uuid4().hex[:10]
+    dynamodb = boto3.client("dynamodb")
+    sqs = boto3.client("sqs")
+    table_name = f"jobs-{suffix}"
+    dynamodb.create_table(**create_table_request(table_name))
+    queue_url = sqs.create_queue(QueueName=f"jobs-{suffix}")["QueueUrl"]
+    return Aws(dynamodb, sqs, table_name, queue_url)
+
+
+@pytest.fixture
+def faults() -> FaultInjector:
+    return FaultInjector()
+
+
+def settings_for(aws: Aws, **overrides: Any) -> Settings:
+    base = {
+        "table_name": aws.table_name,
+        "queue_url": aws.queue_url,
+        "send_base_delay_ms": 1,
+        "send_max_delay_ms": 5,
+    }
+    return Settings(**{**base, **overrides})
+
+
+@pytest.fixture
+def container(aws: Aws, faults: FaultInjector) -> Container:
+    """The production container, its settings overridden, faults attached."""
+    container = Container()
+    container.settings.override(providers.Object(settings_for(aws)))
+    faults.attach(container.sqs_client())
+    faults.attach(container.dynamodb_client())
+    return container

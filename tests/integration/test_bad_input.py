@@ -1,0 +1,100 @@
+"""Every kind of bad request gets its 4xx problem and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from domain.submission import SQS_TEXT
+from entrypoints.api import build_api
+from entrypoints.containers import Container
+from entrypoints.lambda_context import LocalContext
+from tests.events import JSON, body_of, event, submit
+from tests.integration.conftest import Aws, settings_for
+from tests.integration.faults import FaultInjector
+
+LONG_TYPE = "t" * 65
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
+    ("no content type", event("POST", "/jobs", '{"type":"a","payload":{}}', {}), 415),
+    ("text/plain", event("POST", "/jobs", '{"type":"a","payload":{}}', {"Content-Type": "text/plain"}), 415),
+    ("no body", event("POST", "/jobs", None, JSON), 400),
+    ("empty body", event("POST", "/jobs", "", JSON), 400),
+    ("malformed json", event("POST", "/jobs", '{"type": "a",', JSON), 400),
+    ("raw control character", event("POST", "/jobs", '{"type":"a","payload":{"x":"a\x01b"}}', JSON), 400),
+    ("lone surrogate", event("POST", "/jobs", '{"type":"a","payload":{"x":"\\ud800"}}', JSON), 400),
+    ("NaN", event("POST", "/jobs", '{"type":"a","payload":{"x":NaN}}', JSON), 400),
+    ("not utf-8", event("POST", "/jobs", b'{"type":"a","payload":{"x":"\xff"}}', JSON), 400),
+    ("bad base64", event("POST", "/jobs", "%%%not base64", JSON, base64_encoded=True), 400),
+    ("array body", event("POST", "/jobs", "[1, 2]", JSON), 400),
+    ("payload not an object", submit(payload=[1, 2]), 400),
+    ("type not a string", event("POST", "/jobs", '{"type": 7, "payload": {}}', JSON), 400),
+    ("type missing", event("POST", "/jobs", '{"payload": {}}', JSON), 400),
+    ("type empty", submit(job_type=""), 400),
+    ("type too long", submit(job_type=LONG_TYPE), 400),
+    ("type with a space", submit(job_type="re size"), 400),
+    ("unexpected field", submit(priority=1), 400),
+    ("idempotency key too long", submit(headers={"Idempotency-Key": "k" * 256}), 400),
+    ("idempotency key not ascii", submit(headers={"Idempotency-Key": "clé"}), 400),
+    ("correlation id with a newline", submit(headers={"X-Correlation-Id": "a\nb"}), 400),
+    (
+        "deeply nested",
+        event("POST", "/jobs", '{"type":"a","payload":' + "[" * 100_000 + "]" * 100_000 + "}", JSON),
+        400,
+    ),
+    ("unknown path", event("POST", "/things", "{}", JSON), 404),
+    ("GET on the collection", event("GET", "/jobs"), 405),
+    ("DELETE on a job", event("DELETE", "/jobs/abc"), 405),
+    ("not an api gateway event", {"Records": []}, 400),
+]
+
+
+@pytest.mark.parametrize(("request_event", "status"), [c[1:] for c in BAD_REQUESTS], ids=[c[0] for c in BAD_REQUESTS])
+def test_a_bad_request_gets_its_problem_and_writes_nothing(
+    container: Container, aws: Aws, faults: FaultInjector, request_event: dict[str, Any], status: int
+) -> None:
+    response = build_api(container)(request_event, LocalContext(30_000))
+
+    assert response["statusCode"] == status
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = body_of(response)
+    assert problem["status"] == status and problem["retryable"] is False
+    assert {"type", "title", "detail", "correlation_id"} <= set(problem)
+    assert faults.calls == {}  # not one AWS call
+    assert aws.items() == [] and aws.messages() == []
+
+
+def test_a_body_over_the_limit_is_413(aws: Aws, faults: FaultInjector) -> None:
+    container = Container()
+    container.settings.override(providers.Object(settings_for(aws, max_body_bytes=100)))
+    faults.attach(container.dynamodb_client())
+
+    response = build_api(container)(submit({"blob": "x" * 100}), LocalContext(30_000))
+
+    assert response["statusCode"] == 413
+    assert faults.calls == {}
+
+
+def test_an_unknown_job_is_a_404_problem(container: Container) -> None:
+    response = build_api(container)(event("GET", "/jobs/no-such-job"), LocalContext(30_000))
+    assert response["statusCode"] == 404
+    assert body_of(response)["job_id"] == "no-such-job"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["tab\tnew\nline\rnul\x00bell\x07esc\x1b", "\ufffe\uffff", "emoji 😀 and \u2028 separators", "\ud7ff\ue000"],
+    ids=["control", "nonchars", "astral", "edges"],
+)
+def test_payload_text_that_sqs_would_refuse_raw_is_escaped_into_the_message(
+    container: Container, aws: Aws, text: str
+) -> None:
+    response = build_api(container)(submit({"text": text}), LocalContext(30_000))
+
+    assert response["statusCode"] == 202
+    [message] = aws.messages()
+    assert SQS_TEXT.fullmatch(message["Body"])  # moto does not check this; real SQS does
+    assert json.loads(message["Body"])["payload"] == {"text": text}

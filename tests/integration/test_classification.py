@@ -1,0 +1,130 @@
+"""Every row of the brief's classification table, injected at botocore's
+before-send so botocore parses each answer as it would a real one."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.job import Job
+from entrypoints.containers import Container
+from ports.publisher import OutgoingMessage
+from tests.fakes import EPOCH
+from tests.integration.faults import (
+    AwsError,
+    Fault,
+    FaultInjector,
+    Raise,
+    connection_closed,
+    never_connected,
+    read_timeout,
+)
+
+NOT_SENT, THROTTLED, AMBIGUOUS, PERMANENT, CONTENT = (
+    FailureKind.NOT_SENT,
+    FailureKind.THROTTLED,
+    FailureKind.AMBIGUOUS,
+    FailureKind.PERMANENT,
+    FailureKind.CLIENT_CONTENT,
+)
+
+SEND_CASES: list[tuple[str, Fault, FailureKind, str]] = [
+    ("could not connect", Raise(never_connected), NOT_SENT, "EndpointConnectionError"),
+    ("read timeout", Raise(read_timeout), AMBIGUOUS, "ReadTimeoutError"),
+    ("closed after sending", Raise(connection_closed), AMBIGUOUS, "ConnectionClosedError"),
+    ("throttled", AwsError(400, "RequestThrottled", "RequestThrottled"), THROTTLED, "RequestThrottled"),
+    ("kms throttled", AwsError(400, "KmsThrottled", "KMS.ThrottlingException"), THROTTLED, "KMS.ThrottlingException"),
+    ("json throttling", AwsError(400, "ThrottlingException"), THROTTLED, "ThrottlingException"),
+    ("internal error", AwsError(500, "InternalError", "InternalError"), AMBIGUOUS, "InternalError"),
+    ("unavailable", AwsError(503, "ServiceUnavailable", "ServiceUnavailable"), AMBIGUOUS, "ServiceUnavailable"),
+    ("bare 502", AwsError(502, "BadGateway"), AMBIGUOUS, "BadGateway"),
+    (
+        "queue missing (legacy and short code)",
+        AwsError(400, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+        PERMANENT,
+        "AWS.SimpleQueueService.NonExistentQueue",
+    ),
+    ("queue missing (short code only)", AwsError(400, "QueueDoesNotExist"), PERMANENT, "QueueDoesNotExist"),
+    ("access denied", AwsError(403, "AccessDenied", "AccessDenied"), PERMANENT, "AccessDenied"),
+    ("invalid security", AwsError(403, "InvalidSecurity", "InvalidSecurity"), PERMANENT, "InvalidSecurity"),
+    ("kms disabled", AwsError(400, "KmsDisabled", "KMS.DisabledException"), PERMANENT, "KMS.DisabledException"),
+    (
+        "kms access",
+        AwsError(400, "KmsAccessDenied", "KMS.AccessDeniedException"),
+        PERMANENT,
+        "KMS.AccessDeniedException",
+    ),
+    (
+        "deleted recently",
+        AwsError(400, "QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently"),
+        PERMANENT,
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+    ),
+    (
+        "unsupported",
+        AwsError(400, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"),
+        PERMANENT,
+        "AWS.SimpleQueueService.UnsupportedOperation",
+    ),
+    ("invalid address", AwsError(404, "InvalidAddress", "InvalidAddress"), PERMANENT, "InvalidAddress"),
+    (
+        "bad contents",
+        AwsError(400, "InvalidMessageContents", "InvalidMessageContents"),
+        CONTENT,
+        "InvalidMessageContents",
+    ),
+    ("unknown 4xx", AwsError(400, "SomethingNew"), PERMANENT, "SomethingNew"),
+]
+
+MESSAGE = OutgoingMessage(job_id="j", enqueue_id="e", body="{}", correlation_id="c")
+
+
+@pytest.mark.parametrize(("fault", "kind", "code"), [c[1:] for c in SEND_CASES], ids=[c[0] for c in SEND_CASES])
+def test_each_send_failure_is_classified_and_attempted_once(
+    container: Container, faults: FaultInjector, fault: Fault, kind: FailureKind, code: str
+) -> None:
+    faults.add("SendMessage", fault)
+
+    with pytest.raises(SendFailed) as caught:
+        container.publisher().publish(MESSAGE)
+
+    assert (caught.value.kind, caught.value.code) == (kind, code)
+    assert faults.calls["SendMessage"] == 1  # botocore retried nothing
+    if isinstance(fault, AwsError):
+        assert caught.value.http_status == fault.status
+        assert caught.value.request_id == "injected-request-id"
+
+
+def test_a_message_longer_than_the_queue_allows_is_named_as_such(container: Container, faults: FaultInjector) -> None:
+    faults.add(
+        "SendMessage",
+        AwsError(400, "InvalidParameterValue", "InvalidParameterValue", "Message must be shorter than 262144 bytes."),
+    )
+    with pytest.raises(SendFailed) as caught:
+        container.publisher().publish(MESSAGE)
+    assert (caught.value.kind, caught.value.code) == (CONTENT, "MessageTooLong")
+
+
+STORE_CASES: list[tuple[str, Fault, FailureKind]] = [
+    ("provisioned throughput", AwsError(400, "ProvisionedThroughputExceededException"), THROTTLED),
+    ("throttling", AwsError(400, "ThrottlingException"), THROTTLED),
+    ("internal", AwsError(500, "InternalServerError"), AMBIGUOUS),
+    ("read timeout", Raise(read_timeout), AMBIGUOUS),
+    ("never connected", Raise(never_connected), NOT_SENT),
+    ("table missing", AwsError(400, "ResourceNotFoundException"), PERMANENT),
+    ("access denied", AwsError(400, "AccessDeniedException"), PERMANENT),
+]
+
+
+@pytest.mark.parametrize(("fault", "kind"), [c[1:] for c in STORE_CASES], ids=[c[0] for c in STORE_CASES])
+def test_each_store_failure_is_classified_and_attempted_once(
+    container: Container, faults: FaultInjector, fault: Fault, kind: FailureKind
+) -> None:
+    faults.add("PutItem", fault)
+    job = Job.submitted(job_id="j", job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=EPOCH)
+
+    with pytest.raises(StoreFailed) as caught:
+        container.jobs().create(job)
+
+    assert caught.value.kind is kind
+    assert faults.calls["PutItem"] == 1

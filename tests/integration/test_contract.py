@@ -1,0 +1,147 @@
+"""One contract, two implementations: each fake must behave as its adapter
+does on moto server, or the domain tests on fakes prove nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from adapters.dynamodb_repository import DynamoDbJobRepository
+from adapters.sqs_publisher import SqsJobPublisher
+from domain.failures import FailureKind, LastError
+from domain.job import Expected, Job, JobStatus
+from ports.publisher import JobPublisher, OutgoingMessage
+from ports.repository import AlreadyExists, ConditionFailed, JobRepository
+from tests.fakes import EPOCH, FakeJobPublisher, FakeJobRepository
+from tests.integration.conftest import Aws
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def repository(request: pytest.FixtureRequest) -> JobRepository:
+    if request.param == "fake":
+        return FakeJobRepository()
+    aws: Aws = request.getfixturevalue("aws")
+    return DynamoDbJobRepository(aws.dynamodb, aws.table_name)
+
+
+def pending(job_id: str = "job-1", key: str | None = "key-1") -> Job:
+    return Job.submitted(
+        job_id=job_id, job_type="resize", request_hash="h" * 64, correlation_id="corr", idempotency_key=key, at=EPOCH
+    )
+
+
+def queued(job: Job, enqueue_id: str = "enq-1") -> Job:
+    return job.queued(
+        enqueue_id=enqueue_id, correlation_id="corr-2", at=EPOCH + timedelta(seconds=1), lease_until=EPOCH
+    )
+
+
+class TestJobRepository:
+    def test_a_created_job_reads_back_equal(self, repository: JobRepository) -> None:
+        job = queued(pending())
+        repository.create(job)
+        assert repository.get(job.job_id) == job
+
+    def test_every_field_survives_the_round_trip(self, repository: JobRepository) -> None:
+        error = LastError("AWS.SimpleQueueService.NonExistentQueue", FailureKind.PERMANENT, "gone", EPOCH)
+        job = queued(pending()).rolled_back(error=error, attempts=3, at=EPOCH + timedelta(microseconds=7))
+        repository.create(job)
+        assert repository.get(job.job_id) == job
+
+    def test_a_missing_job_reads_as_none(self, repository: JobRepository) -> None:
+        assert repository.get("nope") is None
+
+    def test_creating_a_taken_id_hands_back_what_is_stored(self, repository: JobRepository) -> None:
+        first = queued(pending())
+        repository.create(first)
+        with pytest.raises(AlreadyExists) as caught:
+            repository.create(queued(pending(), "enq-2"))
+        assert caught.value.existing == first
+        assert repository.get(first.job_id) == first
+
+    def test_a_save_on_the_expected_state_replaces_the_job(self, repository: JobRepository) -> None:
+        job = queued(pending())
+        repository.create(job)
+        sent = job.sent(attempts=2, at=EPOCH)
+        repository.save(sent, Expected.of(job))
+        assert repository.get(job.job_id) == sent
+
+    def test_a_save_on_a_stale_state_fails_and_shows_the_current_one(self, repository: JobRepository) -> None:
+        job = queued(pending())
+        repository.create(job)
+        taken = job.processing(at=EPOCH)
+        repository.save(taken, Expected.of(job))
+        with pytest.raises(ConditionFailed) as caught:
+            repository.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
+        assert caught.value.current == taken
+
+    def test_a_save_insists_on_the_enqueue_id_too(self, repository: JobRepository) -> None:
+        job = queued(pending())
+        repository.create(job)
+        other = Expected(job.job_id, JobStatus.QUEUED, job.version, "enq-other")
+        with pytest.raises(ConditionFailed):
+            repository.save(job.sent(attempts=1, at=EPOCH), other)
+
+    def test_a_pending_expectation_requires_no_enqueue_id(self, repository: JobRepository) -> None:
+        job = pending()
+        repository.create(job)
+        requeued = queued(job)
+        repository.save(requeued, Expected.of(job))
+        assert repository.get(job.job_id) == requeued
+
+    def test_a_save_of_a_missing_job_fails_with_nothing_current(self, repository: JobRepository) -> None:
+        job = queued(pending())
+        with pytest.raises(ConditionFailed) as caught:
+            repository.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
+        assert caught.value.current is None
+
+
+@pytest.fixture(params=["fake", "sqs", "sqs-fifo"])
+def publisher_and_queue(request: pytest.FixtureRequest) -> tuple[JobPublisher, Callable[[], list[dict[str, Any]]]]:
+    """A publisher and a way to read what reached its queue."""
+    if request.param == "fake":
+        fake = FakeJobPublisher()
+        return fake, lambda: [
+            {"body": m.body, "correlation_id": m.correlation_id, "dedup": m.enqueue_id} for m in fake.sent
+        ]
+    aws: Aws = request.getfixturevalue("aws")
+    queue_url = aws.queue_url
+    if request.param == "sqs-fifo":
+        queue_url = aws.sqs.create_queue(QueueName=aws.table_name + ".fifo", Attributes={"FifoQueue": "true"})[
+            "QueueUrl"
+        ]
+
+    def read() -> list[dict[str, Any]]:
+        answer = aws.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"]
+        )
+        return [
+            {
+                "body": m["Body"],
+                "correlation_id": m["MessageAttributes"]["correlation_id"]["StringValue"],
+                # Standard queues have no dedup id; the contract only binds FIFO.
+                "dedup": m["Attributes"].get("MessageDeduplicationId", "enq-1"),
+            }
+            for m in answer.get("Messages", [])
+        ]
+
+    return SqsJobPublisher(aws.sqs, queue_url), read
+
+
+MESSAGE = OutgoingMessage(
+    job_id="job-1", enqueue_id="enq-1", body=json.dumps({"job_id": "job-1", "x": "é\n"}), correlation_id="corr-1"
+)
+
+
+class TestJobPublisher:
+    def test_a_published_message_arrives_whole_with_its_correlation_id(
+        self, publisher_and_queue: tuple[JobPublisher, Callable[[], list[dict[str, Any]]]]
+    ) -> None:
+        publisher, read = publisher_and_queue
+        receipt = publisher.publish(MESSAGE)
+        assert receipt.message_id
+        assert read() == [{"body": MESSAGE.body, "correlation_id": "corr-1", "dedup": "enq-1"}]

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.config import ConfigurationError, Settings
+
+REQUIRED = {"TABLE_NAME": "jobs", "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"}
+
+
+def test_the_defaults_are_the_documented_ones() -> None:
+    settings = Settings.from_env(REQUIRED)
+    assert (settings.send_max_attempts, settings.send_base_delay_ms, settings.send_max_delay_ms) == (4, 50, 1000)
+    assert (settings.sqs_connect_timeout_s, settings.sqs_read_timeout_s) == (1.0, 2.0)
+    assert (settings.deadline_margin_ms, settings.reconcile_grace_seconds) == (3000, 300)
+    assert (settings.max_body_bytes, settings.log_level, settings.retry_after_s) == (262144, "INFO", 1)
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        **REQUIRED,
+        "SEND_MAX_ATTEMPTS": "6",
+        "SEND_BASE_DELAY_MS": "20",
+        "SEND_MAX_DELAY_MS": "2500",
+        "SQS_CONNECT_TIMEOUT_S": "0.5",
+        "SQS_READ_TIMEOUT_S": "1.5",
+        "DYNAMODB_CONNECT_TIMEOUT_S": "0.25",
+        "DYNAMODB_READ_TIMEOUT_S": "0.75",
+        "STORE_MAX_ATTEMPTS": "2",
+        "DEADLINE_MARGIN_MS": "1500",
+        "RECONCILE_GRACE_SECONDS": "120",
+        "MAX_BODY_BYTES": "1024",
+        "LOG_LEVEL": "debug",
+    }
+    settings = Settings.from_env(env)
+    assert settings == Settings(
+        table_name="jobs",
+        queue_url=REQUIRED["QUEUE_URL"],
+        send_max_attempts=6,
+        send_base_delay_ms=20,
+        send_max_delay_ms=2500,
+        sqs_connect_timeout_s=0.5,
+        sqs_read_timeout_s=1.5,
+        dynamodb_connect_timeout_s=0.25,
+        dynamodb_read_timeout_s=0.75,
+        store_max_attempts=2,
+        deadline_margin_ms=1500,
+        reconcile_grace_seconds=120,
+        max_body_bytes=1024,
+        log_level="DEBUG",
+    )
+    assert settings.retry_after_s == 3
+
+
+@pytest.mark.parametrize("missing", ["TABLE_NAME", "QUEUE_URL"])
+def test_a_missing_required_variable_is_named(missing: str) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+    with pytest.raises(ConfigurationError, match=missing):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SEND_MAX_ATTEMPTS", "0"),
+        ("SEND_MAX_ATTEMPTS", "three"),
+        ("SEND_MAX_ATTEMPTS", "2.5"),
+        ("SEND_BASE_DELAY_MS", "-1"),
+        ("SQS_READ_TIMEOUT_S", "nan"),
+        ("SQS_CONNECT_TIMEOUT_S", "inf"),
+        ("MAX_BODY_BYTES", "0"),
+        ("LOG_LEVEL", "LOUD"),
+        ("SEND_MAX_DELAY_MS", "10"),  # below the base delay
+        ("DEADLINE_MARGIN_MS", "500"),  # no room for a rollback write
+    ],
+)
+def test_a_malformed_value_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({**REQUIRED, name: value})
