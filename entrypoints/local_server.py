@@ -1,0 +1,158 @@
+"""Serve the jobs API locally: each HTTP request becomes an API Gateway
+REST proxy event for ``entrypoints.api.handler``.
+
+With TABLE_NAME and QUEUE_URL unset it starts moto server in-process and
+creates the table and the queue there (no AWS account, no Docker). With
+both set, it serves on those resources through boto3's usual credentials
+and endpoint settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from entrypoints.lambda_context import LocalContext
+
+REGION = "us-east-1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m entrypoints.local_server",
+        description="Serve the jobs API on this machine, on an embedded moto server unless "
+        "TABLE_NAME and QUEUE_URL name real resources.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8080")), help="port (default: $PORT or 8080)"
+    )
+    parser.add_argument(
+        "--timeout-ms",
+        type=int,
+        default=15_000,
+        help="the Lambda timeout each request is given, as the deployed function has (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+
+    moto = None
+    if not (os.environ.get("TABLE_NAME") and os.environ.get("QUEUE_URL")):
+        moto = start_embedded_aws()
+
+    from entrypoints.api import handler
+
+    class Handler(ApiGatewayBridge):
+        timeout_ms = args.timeout_ms
+        lambda_handler = staticmethod(handler)
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    base = f"http://{args.host}:{server.server_port}"
+    print(f"Jobs API on {base}  (table {os.environ['TABLE_NAME']}, queue {os.environ['QUEUE_URL']})")
+    print("Try:")
+    print(
+        f"  curl -i -X POST {base}/jobs -H 'Content-Type: application/json' "
+        '-H \'Idempotency-Key: demo-1\' -d \'{"type": "resize", "payload": {"width": 640}}\''
+    )
+    print(f"  curl -i {base}/jobs/<job_id from the answer>")
+    print("Ctrl-C stops.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        server.server_close()
+        if moto is not None:
+            moto.stop()
+    return 0
+
+
+def start_embedded_aws() -> Any:
+    """moto server on a free local port, with the table and queue made."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from adapters.dynamodb_schema import create_table_request
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    boto3.client("dynamodb").create_table(**create_table_request("jobs"))
+    queue_url = boto3.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+    os.environ.update({"TABLE_NAME": "jobs", "QUEUE_URL": queue_url})
+    print(f"Embedded AWS (moto server) on http://{host}:{port}", flush=True)
+    return moto
+
+
+class ApiGatewayBridge(BaseHTTPRequestHandler):
+    timeout_ms = 15_000
+    lambda_handler: Any = None
+
+    def do_GET(self) -> None:
+        self._invoke()
+
+    def do_POST(self) -> None:
+        self._invoke()
+
+    def do_PUT(self) -> None:
+        self._invoke()
+
+    def do_DELETE(self) -> None:
+        self._invoke()
+
+    def _invoke(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else None
+        request_id = str(uuid.uuid4())
+        try:
+            body, encoded = (raw.decode("utf-8"), False) if raw is not None else (None, False)
+        except UnicodeDecodeError:
+            body, encoded = base64.b64encode(raw or b"").decode(), True
+        path = urlsplit(self.path).path
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": self.command,
+            "headers": dict(self.headers.items()),
+            "multiValueHeaders": {k: self.headers.get_all(k) for k in self.headers},
+            "queryStringParameters": None,
+            "pathParameters": None,
+            "requestContext": {"requestId": request_id, "stage": "local", "httpMethod": self.command, "path": path},
+            "body": body,
+            "isBase64Encoded": encoded,
+        }
+        response = self.lambda_handler(event, LocalContext(self.timeout_ms, request_id))
+        payload = response.get("body") or ""
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")
+        self.send_response(response["statusCode"])
+        for name, value in (response.get("headers") or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""`make run` as a user meets it: a process that serves the API on moto,
+answers a POST and a GET, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "QUEUE_URL")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    base = ""
+    for line in process.stdout:
+        if line.startswith("Jobs API on "):
+            base = line.split()[3]
+            break
+    assert base, "the server never said where it listens"
+    yield process, base
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subprocess.Popen[str], str]) -> None:
+    process, base = server
+    request = urllib.request.Request(
+        f"{base}/jobs",
+        data=json.dumps({"type": "resize", "payload": {"width": 640}}).encode(),
+        headers={"Content-Type": "application/json", "X-Correlation-Id": "local-1"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 202
+        assert answer.headers["X-Correlation-Id"] == "local-1"
+        job_id = json.load(answer)["job_id"]
+
+    with urllib.request.urlopen(f"{base}/jobs/{job_id}", timeout=10) as answer:
+        assert answer.status == 200
+        assert json.load(answer)["status"] == "QUEUED"
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
