@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.failures import FailureKind, LastError
@@ -29,8 +29,8 @@ def to_item(job: Job) -> Item:
         "status": {"S": job.status.value},
         "version": {"N": str(job.version)},
         "attempts": {"N": str(job.attempts)},
-        "created_at": {"S": job.created_at.isoformat()},
-        "updated_at": {"S": job.updated_at.isoformat()},
+        "created_at": {"S": iso(job.created_at)},
+        "updated_at": {"S": iso(job.updated_at)},
         "request_hash": {"S": job.request_hash},
         "correlation_id": {"S": job.correlation_id},
     }
@@ -39,10 +39,12 @@ def to_item(job: Job) -> Item:
     if job.enqueue_id is not None:
         item["enqueue_id"] = {"S": job.enqueue_id}
     if job.unconfirmed_since is not None:
-        item["unconfirmed_since"] = {"S": job.unconfirmed_since.isoformat()}
+        item["unconfirmed_since"] = {"S": iso(job.unconfirmed_since)}
         item["unconfirmed_shard"] = {"S": shard_of(job.job_id)}
     if job.lease_until is not None:
-        item["lease_until"] = {"S": job.lease_until.isoformat()}
+        item["lease_until"] = {"S": iso(job.lease_until)}
+    if job.claim_id is not None:
+        item["claim_id"] = {"S": job.claim_id}
     if job.last_error is not None:
         error = job.last_error
         item["last_error"] = {
@@ -50,7 +52,7 @@ def to_item(job: Job) -> Item:
                 "code": {"S": error.code},
                 "kind": {"S": error.kind.value},
                 "message": {"S": error.message},
-                "at": {"S": error.at.isoformat()},
+                "at": {"S": iso(error.at)},
             }
         }
     return item
@@ -72,6 +74,7 @@ def from_item(item: Item) -> Job:
         enqueue_id=item.get("enqueue_id", {}).get("S"),
         unconfirmed_since=_time(item["unconfirmed_since"]) if "unconfirmed_since" in item else None,
         lease_until=_time(item["lease_until"]) if "lease_until" in item else None,
+        claim_id=item.get("claim_id", {}).get("S"),
         last_error=None
         if error is None
         else LastError(
@@ -81,6 +84,12 @@ def from_item(item: Item) -> Job:
             at=_time(error["at"]),
         ),
     )
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width UTC ISO-8601, so that text order is time order (the
+    index's range condition compares strings)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _time(value: dict[str, str]) -> datetime:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
-from adapters.dynamodb_items import from_item, to_item
+from adapters.dynamodb_items import UNCONFIRMED_INDEX, UNCONFIRMED_SHARDS, from_item, iso, to_item
 from domain.failures import FailureKind, StoreFailed
 from domain.job import Expected, Job
 from ports.repository import AlreadyExists, ConditionFailed
@@ -89,6 +90,27 @@ class DynamoDbJobRepository:
             raise _store_failed(exc) from exc
         item = answer.get("Item")
         return from_item(item) if item else None
+
+    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
+        found: list[Job] = []
+        for shard in range(UNCONFIRMED_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": UNCONFIRMED_INDEX,
+                "KeyConditionExpression": "unconfirmed_shard = :shard AND unconfirmed_since < :before",
+                "ExpressionAttributeValues": {":shard": {"S": str(shard)}, ":before": {"S": iso(before)}},
+            }
+            while len(found) < limit:
+                request["Limit"] = limit - len(found)
+                try:
+                    answer = self._client.query(**request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise _store_failed(exc) from exc
+                found.extend(from_item(item) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return found
 
 
 def _condition_failed(exc: ClientError) -> bool:

@@ -29,3 +29,6 @@ class UuidIds:
 
     def new_enqueue_id(self) -> str:
         return str(uuid.uuid4())
+
+    def new_claim_id(self) -> str:
+        return str(uuid.uuid4())

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.failures import FailureKind, LastError, OutsideFailure, SendFailed, StoreFailed
-from domain.job import TAKEN, Expected, Job, JobStatus
+from domain.failures import FailureKind, LastError, OutsideFailure, SendFailed, StoreFailed, abandoned
+from domain.job import Expected, Job, JobStatus
 from domain.outcomes import (
     Accepted,
     ContentRejected,
@@ -118,9 +118,12 @@ class EnqueueJob:
                 job = resumed
         except StoreFailed as exc:
             log.warning("job not recorded", extra=_fields(fresh, code=exc.code, kind=exc.kind.value))
-            # An ambiguous create may have left the job QUEUED without a
-            # message: the reconciler or the key's next request settles it.
-            return self._failure_outcome(job_id, exc.as_last_error(self._clock.now()))
+            error = exc.as_last_error(self._clock.now())
+            if exc.kind is FailureKind.AMBIGUOUS:
+                # It may be stored, QUEUED with no message: the reconciler or
+                # the key's next request settles it. Not "PENDING": not a 503.
+                return Failed(job_id, error, settled=False)
+            return self._failure_outcome(job_id, error)
         return self._drive(job, submission, budget)
 
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Outcome | Job:
@@ -132,8 +135,7 @@ class EnqueueJob:
         start = existing
         if existing.awaiting_confirmation:
             # Its invocation has ended (lease expired) without settling it.
-            abandoned = LastError("Abandoned", FailureKind.DEADLINE, "an earlier request ended unsettled", now)
-            start = existing.rolled_back(error=abandoned, attempts=0, at=now)
+            start = existing.rolled_back(error=abandoned(now, "a retry of the request"), attempts=0, at=now)
         requeued = start.queued(
             enqueue_id=self._ids.new_enqueue_id(),
             correlation_id=submission.correlation_id,
@@ -206,7 +208,7 @@ class EnqueueJob:
             self._store.write(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
-            if current != sent and not _taken_with(current, job):
+            if not _accepted_with(current, job):
                 log.error("send not confirmed: job moved", extra=_fields(job, found=_status(current)))
                 if current is not None and current.status is JobStatus.PENDING and current.last_error:
                     return self._failure_outcome(job.job_id, current.last_error)
@@ -227,8 +229,10 @@ class EnqueueJob:
             self._store.write(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
-            if _taken_with(current, job):
-                log.info("rollback not needed: message delivered", extra=_fields(job, found=_status(current)))
+            if _accepted_with(current, job):
+                # A worker took the message, or our own confirmation landed
+                # after all: either way the job is live, and 202 is the truth.
+                log.info("rollback not needed: job accepted", extra=_fields(job, found=_status(current)))
                 self._metrics.count("JobsAccepted")
                 return Accepted(job.job_id)
             if current is None or current.status is not JobStatus.PENDING:
@@ -273,8 +277,9 @@ def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | N
     return None
 
 
-def _taken_with(current: Job | None, job: Job) -> bool:
-    return current is not None and current.status in TAKEN and current.enqueue_id == job.enqueue_id
+def _accepted_with(current: Job | None, job: Job) -> bool:
+    """Whether the stored job is accepted in the episode ``job`` started."""
+    return current is not None and current.accepted and current.enqueue_id == job.enqueue_id
 
 
 def _superseded(at: datetime) -> LastError:

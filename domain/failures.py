@@ -26,6 +26,8 @@ class FailureKind(enum.StrEnum):
     CLIENT_CONTENT = "client_content"
     # No attempt could be started before the deadline.
     DEADLINE = "deadline"
+    # The worker's processing step failed (not an outside call).
+    PROCESSING = "processing"
 
     @property
     def retryable(self) -> bool:
@@ -38,6 +40,17 @@ class LastError:
     kind: FailureKind
     message: str
     at: datetime
+
+
+def abandoned(at: datetime, settled_by: str) -> LastError:
+    """The error recorded when an episode nobody finished is rolled back.
+
+    AMBIGUOUS because nobody knows whether its message was sent; either way
+    the rollback makes any such message stale.
+    """
+    return LastError(
+        "Abandoned", FailureKind.AMBIGUOUS, f"left QUEUED without a confirmed send; settled by {settled_by}", at
+    )
 
 
 class OutsideFailure(Exception):

@@ -66,6 +66,9 @@ class Job:
     # then a second request with the same key is told 409, not let in.
     lease_until: datetime | None = None
     last_error: LastError | None = None
+    # Unique per claim by a worker, so that a worker retrying an ambiguous
+    # claim can tell its own write from another worker's.
+    claim_id: str | None = None
 
     @classmethod
     def submitted(
@@ -135,8 +138,8 @@ class Job:
             last_error=error,
         )
 
-    def processing(self, *, at: datetime) -> Job:
-        return self._to(JobStatus.PROCESSING, at, unconfirmed_since=None, lease_until=None)
+    def processing(self, *, claim_id: str, at: datetime) -> Job:
+        return self._to(JobStatus.PROCESSING, at, claim_id=claim_id, unconfirmed_since=None, lease_until=None)
 
     def succeeded(self, *, at: datetime) -> Job:
         return self._to(JobStatus.SUCCEEDED, at)

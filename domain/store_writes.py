@@ -32,14 +32,19 @@ class StoreWrites:
         are answers, not failures. ``StoreFailed`` is raised when giving up.
         """
         attempt = 0
+        maybe_applied = False
         while True:
             if not self._policy.may_start(self._clock.now(), deadline):
-                raise StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store write fits before the deadline")
+                raise _given_up(
+                    StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store write fits before the deadline"),
+                    maybe_applied,
+                )
             attempt += 1
             try:
                 action()
                 return
             except StoreFailed as exc:
+                maybe_applied = maybe_applied or exc.kind is FailureKind.AMBIGUOUS
                 decision = self._policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
                 log.warning(
                     "store write failed",
@@ -52,5 +57,20 @@ class StoreWrites:
                     },
                 )
                 if not isinstance(decision, Retry):
-                    raise
+                    raise _given_up(exc, maybe_applied) from exc
                 self._sleeper.sleep(decision.delay_s)
+
+
+def _given_up(last: StoreFailed, maybe_applied: bool) -> StoreFailed:
+    """The failure to report: AMBIGUOUS if any attempt may have landed,
+    whatever the last one said, since the caller must not assume nothing
+    was written."""
+    if not maybe_applied or last.kind is FailureKind.AMBIGUOUS:
+        return last
+    return StoreFailed(
+        FailureKind.AMBIGUOUS,
+        last.code,
+        f"{last.message} (an earlier attempt may have been applied)",
+        http_status=last.http_status,
+        request_id=last.request_id,
+    )

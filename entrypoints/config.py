@@ -38,6 +38,7 @@ class Settings:
     store_max_attempts: int = 3
     deadline_margin_ms: int = 3000
     reconcile_grace_seconds: int = 300
+    reconcile_batch_size: int = 100
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
 
@@ -90,6 +91,7 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "store_max_attempts": (int, 1),
     "deadline_margin_ms": (int, 0),
     "reconcile_grace_seconds": (int, 0),
+    "reconcile_batch_size": (int, 1),
     "max_body_bytes": (int, 1),
 }
 

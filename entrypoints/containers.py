@@ -18,11 +18,14 @@ from dependency_injector import containers, providers
 
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.emf_metrics import EmfMetrics
+from adapters.job_steps import NoStep
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
+from domain.reconcile import ReconcileStuckJobs
 from domain.retry import RetryPolicy
 from domain.store_writes import StoreWrites
+from domain.work import ProcessJobMessage
 from entrypoints.config import Settings
 
 
@@ -103,4 +106,20 @@ class Container(containers.DeclarativeContainer):
             ),
             settings,
         ),
+    )
+
+    reconcile_stuck_jobs = providers.Singleton(
+        ReconcileStuckJobs,
+        jobs=jobs,
+        store=store_writes,
+        clock=clock,
+        metrics=metrics,
+        grace=providers.Callable(lambda settings: timedelta(seconds=settings.reconcile_grace_seconds), settings),
+        batch_limit=settings.provided.reconcile_batch_size,
+    )
+
+    # The worker's processing step: override this provider to plug one in.
+    job_step = providers.Singleton(NoStep)
+    process_job_message = providers.Singleton(
+        ProcessJobMessage, jobs=jobs, store=store_writes, clock=clock, ids=ids, step=job_step, metrics=metrics
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from domain.job import Expected, Job
@@ -39,3 +40,8 @@ class JobRepository(Protocol):
         otherwise ``ConditionFailed``."""
 
     def get(self, job_id: str) -> Job | None: ...
+
+    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs QUEUED without a confirmed send since before
+        ``before``, oldest first within each shard. Read from an index that
+        may lag: every write made on what it returns must be conditional."""

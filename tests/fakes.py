@@ -55,6 +55,9 @@ class FakeIds:
     def new_enqueue_id(self) -> str:
         return self._next("enq")
 
+    def new_claim_id(self) -> str:
+        return self._next("claim")
+
 
 class FakeMetrics:
     def __init__(self) -> None:
@@ -108,6 +111,11 @@ class FakeJobRepository:
         result: list[Job | None] = []
         self._call("get", lambda: result.append(self.jobs.get(job_id)))
         return result[0]
+
+    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
+        self.calls["find_unconfirmed"] += 1
+        stuck = [j for j in self.jobs.values() if j.unconfirmed_since is not None and j.unconfirmed_since < before]
+        return sorted(stuck, key=lambda j: j.unconfirmed_since or before)[:limit]
 
     def _create(self, job: Job) -> None:
         if job.job_id in self.jobs:

@@ -239,6 +239,48 @@ def _worker_takes(world: World) -> Meanwhile:
 
     def take() -> None:
         job = world.jobs.jobs["job-0001"]
-        world.jobs.jobs["job-0001"] = job.processing(at=world.clock.now())
+        world.jobs.jobs["job-0001"] = job.processing(claim_id="claim-x", at=world.clock.now())
 
     return Meanwhile(take)
+
+
+def test_a_create_that_landed_unseen_before_the_retries_failed_is_unsettled_not_503(world: World) -> None:
+    world.jobs.fail(
+        "create",
+        Lost(store_failure(FailureKind.AMBIGUOUS)),
+        store_failure(FailureKind.THROTTLED),
+        store_failure(FailureKind.THROTTLED),
+    )
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Failed) and not outcome.settled
+    assert world.jobs.jobs["job-0001"].awaiting_confirmation  # stored, no message: the reconciler's
+    assert world.queue.calls == 0
+
+
+def test_a_create_whose_attempts_all_failed_after_an_ambiguous_one_is_unsettled(world: World) -> None:
+    world.jobs.fail(
+        "create",
+        store_failure(FailureKind.AMBIGUOUS),
+        store_failure(FailureKind.THROTTLED),
+        store_failure(FailureKind.THROTTLED),
+    )
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Failed) and not outcome.settled
+    assert world.queue.calls == 0
+
+
+def test_a_confirmation_that_landed_unseen_is_recognised_by_the_rollback(world: World) -> None:
+    world.jobs.fail(
+        "save",
+        Lost(store_failure(FailureKind.AMBIGUOUS)),  # the confirmation lands, its answer is lost
+        store_failure(FailureKind.THROTTLED),
+        store_failure(FailureKind.THROTTLED),
+    )
+
+    assert isinstance(world.submit(), Accepted)
+    assert world.jobs.jobs["job-0001"].accepted
+    assert live_messages(world) == ["enq-0001"]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain.failures import FailureKind
+from domain.job import Job, JobStatus
+from domain.reconcile import ReconcileReport, ReconcileStuckJobs
+from domain.retry import seeded
+from domain.store_writes import StoreWrites
+from tests.fakes import FakeClock, FakeJobRepository, FakeMetrics, Meanwhile, store_failure
+from tests.unit.conftest import STORE_POLICY
+
+GRACE = timedelta(seconds=300)
+
+
+class Reconciler:
+    def __init__(self, batch_limit: int = 100) -> None:
+        self.clock = FakeClock()
+        self.jobs = FakeJobRepository()
+        self.metrics = FakeMetrics()
+        self.run = ReconcileStuckJobs(
+            jobs=self.jobs,
+            store=StoreWrites(STORE_POLICY, self.clock, self.clock, seeded(1)),
+            clock=self.clock,
+            metrics=self.metrics,
+            grace=GRACE,
+            batch_limit=batch_limit,
+        )
+
+    def stuck(self, job_id: str, lease_s: float = 30) -> Job:
+        now = self.clock.now()
+        job = Job.submitted(
+            job_id=job_id, job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=now
+        ).queued(enqueue_id=f"e-{job_id}", correlation_id="c", at=now, lease_until=now + timedelta(seconds=lease_s))
+        self.jobs.jobs[job_id] = job
+        return job
+
+    def __call__(self) -> ReconcileReport:
+        return self.run(self.clock.now() + timedelta(seconds=60))
+
+
+@pytest.fixture
+def reconciler() -> Reconciler:
+    return Reconciler()
+
+
+def test_a_job_stuck_past_the_grace_is_rolled_back_with_its_reason(reconciler: Reconciler) -> None:
+    reconciler.stuck("a")
+    reconciler.clock.advance(301)
+
+    report = reconciler()
+
+    assert report == ReconcileReport(found=1, settled=1)
+    job = reconciler.jobs.jobs["a"]
+    assert job.status is JobStatus.PENDING and job.enqueue_id is None
+    assert job.last_error is not None and (job.last_error.code, job.last_error.kind) == (
+        "Abandoned",
+        FailureKind.AMBIGUOUS,
+    )
+    assert reconciler.metrics.counts["JobsReconciled"] == 1
+
+
+def test_a_job_younger_than_the_grace_is_not_even_found(reconciler: Reconciler) -> None:
+    reconciler.stuck("a")
+    reconciler.clock.advance(299)
+    assert reconciler() == ReconcileReport()
+
+
+def test_a_confirmed_job_is_never_touched(reconciler: Reconciler) -> None:
+    job = reconciler.stuck("a")
+    reconciler.jobs.jobs["a"] = confirmed = job.sent(attempts=1, at=reconciler.clock.now())
+    reconciler.clock.advance(10_000)
+
+    assert reconciler() == ReconcileReport()
+    assert reconciler.jobs.jobs["a"] == confirmed
+
+
+def test_a_confirmation_landing_after_the_index_was_read_wins(reconciler: Reconciler) -> None:
+    job = reconciler.stuck("a")
+    reconciler.clock.advance(301)
+    confirmed = job.sent(attempts=1, at=reconciler.clock.now())
+    reconciler.jobs.fail("save", Meanwhile(lambda: reconciler.jobs.jobs.__setitem__("a", confirmed)))
+
+    assert reconciler() == ReconcileReport(found=1, moved_on=1)
+    assert reconciler.jobs.jobs["a"] == confirmed
+
+
+def test_a_job_whose_invocation_may_still_run_is_left_to_it(reconciler: Reconciler) -> None:
+    reconciler.stuck("a", lease_s=600)
+    reconciler.clock.advance(301)
+    assert reconciler() == ReconcileReport(found=1, still_owned=1)
+
+
+def test_a_store_failure_leaves_the_job_for_the_next_run(reconciler: Reconciler) -> None:
+    reconciler.stuck("a")
+    reconciler.clock.advance(301)
+    reconciler.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+
+    assert reconciler() == ReconcileReport(found=1, failed=1)
+    assert reconciler() == ReconcileReport(found=1, settled=1)
+
+
+def test_work_per_run_is_bounded_and_a_second_run_goes_on_where_it_stopped() -> None:
+    reconciler = Reconciler(batch_limit=2)
+    for name in "abcde":
+        reconciler.stuck(name)
+        reconciler.clock.advance(1)
+    reconciler.clock.advance(301)
+
+    assert [reconciler().settled for _ in range(4)] == [2, 2, 1, 0]
+    assert all(job.status is JobStatus.PENDING for job in reconciler.jobs.jobs.values())
+
+
+def test_a_run_stops_when_its_time_is_up(reconciler: Reconciler) -> None:
+    reconciler.stuck("a")
+    reconciler.stuck("b")
+    reconciler.clock.advance(301)
+
+    report = reconciler.run(reconciler.clock.now())
+
+    assert report == ReconcileReport(found=2, out_of_time=2)
