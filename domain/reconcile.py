@@ -5,6 +5,11 @@ It never undoes a 202: a 202 is only answered after the confirmation write,
 which removes the job from what ``find_unconfirmed`` returns, and the
 rollback here is conditional on the exact version read, so a confirmation
 (or a worker) that lands in between makes it fail harmlessly.
+
+It does not wait for the owning invocation's lease: the grace period is
+meant to outlast any invocation, and if it is set shorter, undercutting a
+live invocation is still safe. That invocation's next write fails its
+condition, it finds the job PENDING, and it answers 503.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ log = logging.getLogger("jobs.reconcile")
 class ReconcileReport:
     found: int = 0
     settled: int = 0
-    still_owned: int = 0  # their invocation's lease has not ended yet
     moved_on: int = 0  # confirmed, taken or settled since the index was read
     failed: int = 0  # the store refused; the next run tries again
     out_of_time: int = 0
@@ -68,8 +72,6 @@ class ReconcileStuckJobs:
 
     def _settle(self, job: Job, deadline: datetime) -> str:
         now = self._clock.now()
-        if not job.lease_expired(now):
-            return "still_owned"
         back = job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
         fields = {"job_id": job.job_id, "enqueue_id": job.enqueue_id, "correlation_id": job.correlation_id}
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.failures import FailureKind
+from domain.failures import FailureKind, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable
 from domain.retry import RetryPolicy
@@ -284,3 +284,19 @@ def test_a_confirmation_that_landed_unseen_is_recognised_by_the_rollback(world: 
     assert isinstance(world.submit(), Accepted)
     assert world.jobs.jobs["job-0001"].accepted
     assert live_messages(world) == ["enq-0001"]
+
+
+def test_a_reconciler_undercutting_a_live_invocation_turns_its_answer_into_a_503(world: World) -> None:
+    def reconciler_settles() -> None:
+        job = world.jobs.jobs["job-0001"]
+        world.jobs.jobs["job-0001"] = job.rolled_back(
+            error=abandoned(world.clock.now(), "the reconciler"), attempts=0, at=world.clock.now()
+        )
+
+    world.jobs.fail("save", Meanwhile(reconciler_settles))  # just before the confirmation
+
+    outcome = world.submit()
+
+    assert isinstance(outcome, Unavailable)
+    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+    assert live_messages(world) == []

@@ -87,12 +87,6 @@ def test_a_confirmation_landing_after_the_index_was_read_wins(reconciler: Reconc
     assert reconciler.jobs.jobs["a"] == confirmed
 
 
-def test_a_job_whose_invocation_may_still_run_is_left_to_it(reconciler: Reconciler) -> None:
-    reconciler.stuck("a", lease_s=600)
-    reconciler.clock.advance(301)
-    assert reconciler() == ReconcileReport(found=1, still_owned=1)
-
-
 def test_a_store_failure_leaves_the_job_for_the_next_run(reconciler: Reconciler) -> None:
     reconciler.stuck("a")
     reconciler.clock.advance(301)

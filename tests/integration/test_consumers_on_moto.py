@@ -1,0 +1,157 @@
+"""The reconciler and the worker through their Lambda handlers, on moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dependency_injector import providers
+
+from entrypoints.api import build_api
+from entrypoints.containers import Container
+from entrypoints.lambda_context import LocalContext
+from entrypoints.reconciler import build_reconciler
+from entrypoints.worker import build_worker
+from tests.events import body_of, event, submit
+from tests.integration.conftest import Aws, settings_for
+from tests.integration.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
+
+UNAVAILABLE = AwsError(503, "ServiceUnavailable", "ServiceUnavailable")
+DDB_THROTTLED = AwsError(400, "ProvisionedThroughputExceededException")
+
+
+def sqs_event(aws: Aws, messages: list[dict[str, Any]], queue_url: str | None = None) -> dict[str, Any]:
+    """Received messages as the SQS event source hands them to Lambda."""
+    name = (queue_url or aws.queue_url).rsplit("/", 1)[-1]
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {
+                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{name}",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def test_a_job_left_queued_by_a_failed_rollback_is_pending_after_one_reconciler_run(
+    container: Container, aws: Aws, faults: FaultInjector
+) -> None:
+    faults.add("SendMessage", *[UNAVAILABLE] * 4)
+    faults.add("PutItem", Pass(), *[DDB_THROTTLED] * 3)
+    answer = build_api(container)(submit(), LocalContext(30_000))
+    assert answer["statusCode"] == 500
+    job_id = body_of(answer)["job_id"]
+    container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
+
+    report = build_reconciler(container)({"id": "scheduled-run-1"}, LocalContext(60_000))
+
+    assert report["settled"] == 1
+    view = body_of(build_api(container)(event("GET", f"/jobs/{job_id}"), LocalContext(30_000)))
+    assert view["status"] == "PENDING"
+    assert view["last_error"]["code"] == "Abandoned"
+    again = build_reconciler(container)({"id": "scheduled-run-2"}, LocalContext(60_000))
+    assert again["found"] == 0  # settled jobs leave the index: a second run has nothing to do
+
+
+def test_the_reconciler_leaves_accepted_jobs_alone(container: Container, aws: Aws) -> None:
+    assert build_api(container)(submit(), LocalContext(30_000))["statusCode"] == 202
+    container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
+
+    report = build_reconciler(container)({}, LocalContext(60_000))
+
+    assert report["found"] == 0
+    [item] = aws.items()
+    assert item["status"]["S"] == "QUEUED"
+
+
+def test_a_batch_with_a_live_a_stale_and_a_duplicate_message(
+    container: Container, aws: Aws, faults: FaultInjector
+) -> None:
+    api = build_api(container)
+    live_job = body_of(api(submit({"n": 1}), LocalContext(30_000)))["job_id"]
+    faults.add("SendMessage", *[Raise(read_timeout, delivered=True)] * 4)
+    stale_job = body_of(api(submit({"n": 2}), LocalContext(30_000)))["job_id"]
+    messages = aws.messages()
+    by_job = {json.loads(m["Body"])["job_id"]: m for m in messages}
+    live_message, stale_message = by_job[live_job], by_job[stale_job]
+    stale_before = aws.item(stale_job)
+    worker = build_worker(container)
+
+    batch = sqs_event(aws, [live_message, stale_message, live_message])
+    result = worker(batch, LocalContext(60_000))
+
+    assert result == {"batchItemFailures": []}
+    assert (aws.item(live_job) or {})["status"]["S"] == "SUCCEEDED"
+    assert aws.item(stale_job) == stale_before
+    after = aws.items()
+    assert worker(batch, LocalContext(60_000)) == {"batchItemFailures": []}  # a redelivery
+    assert aws.items() == after
+
+
+def test_only_the_record_whose_store_call_failed_comes_back(
+    container: Container, aws: Aws, faults: FaultInjector
+) -> None:
+    api = build_api(container)
+    for n in range(2):
+        api(submit({"n": n}), LocalContext(30_000))
+    messages = aws.messages()
+    faults.add("GetItem", AwsError(500, "InternalServerError"))
+
+    result = build_worker(container)(sqs_event(aws, messages), LocalContext(60_000))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+
+
+def test_a_body_that_is_not_a_job_message_is_left_for_the_dead_letter_queue(container: Container, aws: Aws) -> None:
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="hello")
+    [message] = aws.messages()
+
+    result = build_worker(container)(sqs_event(aws, [message]), LocalContext(60_000))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+
+
+def test_on_a_fifo_queue_the_copy_an_ambiguous_send_left_is_dropped_by_sqs(aws: Aws, faults: FaultInjector) -> None:
+    fifo_url = aws.sqs.create_queue(QueueName=aws.table_name + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    container = Container()
+    container.settings.override(providers.Object(settings_for(aws, queue_url=fifo_url)))
+    faults.attach(container.sqs_client())
+    faults.add("SendMessage", Raise(read_timeout, delivered=True))
+
+    answer = build_api(container)(submit(), LocalContext(30_000))
+
+    assert answer["statusCode"] == 202
+    assert faults.calls["SendMessage"] == 2
+    received = aws.sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    [message] = received["Messages"]
+    body = json.loads(message["Body"])
+    assert message["Attributes"]["MessageDeduplicationId"] == body["enqueue_id"]
+    assert message["Attributes"]["MessageGroupId"] == body["job_id"]
+
+
+def test_on_a_fifo_queue_a_failure_holds_back_the_rest_of_the_batch(container: Container, aws: Aws) -> None:
+    fifo_url = aws.sqs.create_queue(
+        QueueName=aws.table_name + ".fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    aws.sqs.send_message(QueueUrl=fifo_url, MessageBody="not a job", MessageGroupId="g")
+    # On its own this one would be acknowledged (its job does not exist: stale).
+    valid = {"job_id": "gone", "enqueue_id": "e", "payload": {}, "correlation_id": "c"}
+    aws.sqs.send_message(QueueUrl=fifo_url, MessageBody=json.dumps(valid), MessageGroupId="g")
+    messages = aws.sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]
+
+    result = build_worker(container)(sqs_event(aws, messages, fifo_url), LocalContext(60_000))
+
+    assert len(messages) == 2
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [m["MessageId"] for m in messages]
+    alone = build_worker(container)(sqs_event(aws, messages[1:], fifo_url), LocalContext(60_000))
+    assert alone == {"batchItemFailures": []}
