@@ -28,7 +28,7 @@ from domain.outcomes import (
     Unavailable,
 )
 from domain.retry import RandomSource, Retry, RetryPolicy
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from ports.publisher import JobPublisher, OutgoingMessage
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository
@@ -69,7 +69,7 @@ class EnqueueJob:
         *,
         jobs: JobRepository,
         publisher: JobPublisher,
-        store: StoreWrites,
+        store: StoreRetries,
         clock: Clock,
         sleeper: Sleeper,
         ids: IdSource,
@@ -106,7 +106,7 @@ class EnqueueJob:
             lease_until=budget.lease_until,
         )
         try:
-            self._store.write(lambda: self._jobs.create(fresh), budget.settle_by)
+            self._store.run(lambda: self._jobs.create(fresh), budget.settle_by)
             job = fresh
         except AlreadyExists as exc:
             if exc.existing == fresh:  # our own ambiguous first attempt landed
@@ -118,13 +118,32 @@ class EnqueueJob:
                 job = resumed
         except StoreFailed as exc:
             log.warning("job not recorded", extra=_fields(fresh, code=exc.code, kind=exc.kind.value))
-            error = exc.as_last_error(self._clock.now())
-            if exc.kind is FailureKind.AMBIGUOUS:
-                # It may be stored, QUEUED with no message: the reconciler or
-                # the key's next request settles it. Not "PENDING": not a 503.
-                return Failed(job_id, error, settled=False)
-            return self._failure_outcome(job_id, error)
+            if key is not None and exc.kind is not FailureKind.AMBIGUOUS:
+                return self._answer_unwritten(job_id, submission, exc, budget)
+            return self._write_failed(job_id, None, exc)
         return self._drive(job, submission, budget)
+
+    def _answer_unwritten(self, job_id: str, submission: Submission, exc: StoreFailed, budget: Budget) -> Outcome:
+        """The create surely did not land, but the key may name a job from an
+        earlier request: answer for that job, not for the write that failed.
+        Reads often go through when writes are throttled."""
+        found: list[Job | None] = []
+        try:
+            self._store.run(lambda: found.append(self._jobs.get(job_id)), budget.settle_by)
+        except StoreFailed:
+            return Failed(job_id, exc.as_last_error(self._clock.now()), settled=False)
+        existing = found[-1]
+        replay = None if existing is None else _replay(existing, submission, self._clock.now())
+        return replay or self._write_failed(job_id, existing, exc)
+
+    def _write_failed(self, job_id: str, stored: Job | None, exc: StoreFailed) -> Outcome:
+        """The answer to a request whose write did not go through, true to
+        what is stored: a 503 says PENDING (or nothing), so anything else, or
+        a write that may have landed after all, is a 500 left unsettled."""
+        error = exc.as_last_error(self._clock.now())
+        if exc.kind is FailureKind.AMBIGUOUS or (stored is not None and stored.status is not JobStatus.PENDING):
+            return Failed(job_id, error, settled=False)
+        return self._failure_outcome(job_id, error)
 
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Outcome | Job:
         """Answer a request whose Idempotency-Key is already in use."""
@@ -143,7 +162,7 @@ class EnqueueJob:
             lease_until=budget.lease_until,
         )
         try:
-            self._store.write(lambda: self._jobs.save(requeued, Expected.of(existing)), budget.settle_by)
+            self._store.run(lambda: self._jobs.save(requeued, Expected.of(existing)), budget.settle_by)
         except ConditionFailed as exc:
             if exc.current == requeued:
                 return requeued
@@ -151,7 +170,7 @@ class EnqueueJob:
             current = exc.current or existing
             return _replay(current, submission, now) or InFlight(existing.job_id)
         except StoreFailed as exc:
-            return self._failure_outcome(existing.job_id, exc.as_last_error(self._clock.now()))
+            return self._write_failed(existing.job_id, existing, exc)
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
         return requeued
 
@@ -205,7 +224,7 @@ class EnqueueJob:
     def _confirm(self, job: Job, attempts: int, budget: Budget) -> Outcome:
         sent = job.sent(attempts=attempts, at=self._clock.now())
         try:
-            self._store.write(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
+            self._store.run(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
             if not _accepted_with(current, job):
@@ -226,7 +245,7 @@ class EnqueueJob:
         back = job.rolled_back(error=error, attempts=attempts, at=error.at)
         self._metrics.count("Rollbacks")
         try:
-            self._store.write(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
+            self._store.run(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
             if _accepted_with(current, job):

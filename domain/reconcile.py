@@ -21,7 +21,7 @@ import attrs
 
 from domain.failures import StoreFailed, abandoned
 from domain.job import Expected, Job
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, Metrics
 
@@ -42,7 +42,7 @@ class ReconcileStuckJobs:
         self,
         *,
         jobs: JobRepository,
-        store: StoreWrites,
+        store: StoreRetries,
         clock: Clock,
         metrics: Metrics,
         grace: timedelta,
@@ -75,7 +75,7 @@ class ReconcileStuckJobs:
         back = job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
         fields = {"job_id": job.job_id, "enqueue_id": job.enqueue_id, "correlation_id": job.correlation_id}
         try:
-            self._store.write(lambda: self._jobs.save(back, Expected.of(job)), deadline)
+            self._store.run(lambda: self._jobs.save(back, Expected.of(job)), deadline)
         except ConditionFailed:
             log.info("stuck job moved on before the reconciler", extra=fields)
             return "moved_on"

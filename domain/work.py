@@ -20,7 +20,7 @@ import attrs
 
 from domain.failures import FailureKind, LastError
 from domain.job import Expected, Job, JobStatus
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, IdSource, Metrics
 
@@ -69,7 +69,7 @@ class WorkResult(enum.StrEnum):
 
 class ProcessJobMessage:
     def __init__(
-        self, *, jobs: JobRepository, store: StoreWrites, clock: Clock, ids: IdSource, step: JobStep, metrics: Metrics
+        self, *, jobs: JobRepository, store: StoreRetries, clock: Clock, ids: IdSource, step: JobStep, metrics: Metrics
     ) -> None:
         self._jobs = jobs
         self._ids = ids
@@ -89,13 +89,13 @@ class ProcessJobMessage:
         assert job is not None  # a missing job makes the message stale
         claimed = job.processing(claim_id=self._ids.new_claim_id(), at=self._clock.now())
         try:
-            self._store.write(lambda: self._jobs.save(claimed, Expected.of(job)), deadline)
+            self._store.run(lambda: self._jobs.save(claimed, Expected.of(job)), deadline)
         except ConditionFailed as exc:
             if exc.current != claimed:  # else our own ambiguous claim landed
                 self._metrics.count("MessagesSkipped")
                 return _judge(exc.current, message) or WorkResult.DUPLICATE
         done = self._run_step(claimed, message)
-        self._store.write(lambda: self._jobs.save(done, Expected.of(claimed)), deadline)
+        self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), deadline)
         self._metrics.count("JobsProcessed")
         return WorkResult.PROCESSED
 

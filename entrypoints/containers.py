@@ -24,7 +24,7 @@ from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.reconcile import ReconcileStuckJobs
 from domain.retry import RetryPolicy
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from domain.work import ProcessJobMessage
 from entrypoints.config import Settings
 
@@ -85,14 +85,14 @@ class Container(containers.DeclarativeContainer):
 
     jobs = providers.Singleton(DynamoDbJobRepository, client=dynamodb_client, table_name=settings.provided.table_name)
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
-    store_writes = providers.Singleton(
-        StoreWrites, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng
+    store_retries = providers.Singleton(
+        StoreRetries, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng
     )
     enqueue_job = providers.Singleton(
         EnqueueJob,
         jobs=jobs,
         publisher=publisher,
-        store=store_writes,
+        store=store_retries,
         clock=clock,
         sleeper=sleeper,
         ids=ids,
@@ -111,7 +111,7 @@ class Container(containers.DeclarativeContainer):
     reconcile_stuck_jobs = providers.Singleton(
         ReconcileStuckJobs,
         jobs=jobs,
-        store=store_writes,
+        store=store_retries,
         clock=clock,
         metrics=metrics,
         grace=providers.Callable(lambda settings: timedelta(seconds=settings.reconcile_grace_seconds), settings),
@@ -121,5 +121,5 @@ class Container(containers.DeclarativeContainer):
     # The worker's processing step: override this provider to plug one in.
     job_step = providers.Singleton(NoStep)
     process_job_message = providers.Singleton(
-        ProcessJobMessage, jobs=jobs, store=store_writes, clock=clock, ids=ids, step=job_step, metrics=metrics
+        ProcessJobMessage, jobs=jobs, store=store_retries, clock=clock, ids=ids, step=job_step, metrics=metrics
     )

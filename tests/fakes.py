@@ -75,7 +75,7 @@ class FakeMetrics:
 class Lost:
     """A call the service carries out but whose answer never arrives."""
 
-    failure: Exception
+    failure: BaseException
 
 
 @attrs.frozen
@@ -85,7 +85,8 @@ class Meanwhile:
     action: Callable[[], None]
 
 
-Step = Exception | Lost | Meanwhile
+# None: this call goes through untouched (to aim a fault at a later one).
+Step = BaseException | Lost | Meanwhile | None
 
 
 class FakeJobRepository:
@@ -96,10 +97,15 @@ class FakeJobRepository:
         self.calls = Counter[str]()
         self._script: dict[str, deque[Step]] = {"create": deque(), "save": deque(), "get": deque()}
         self._tick = tick
+        self.consumed: list[Step] = []
 
     def fail(self, operation: str, *steps: Step) -> None:
         """The next calls of ``operation`` meet these faults, in order."""
         self._script[operation].extend(steps)
+
+    def forget_faults(self) -> None:
+        for script in self._script.values():
+            script.clear()
 
     def create(self, job: Job) -> None:
         self._call("create", lambda: self._create(job))
@@ -133,6 +139,8 @@ class FakeJobRepository:
         self._tick()
         script = self._script[operation]
         step = script.popleft() if script else None
+        if step is not None:
+            self.consumed.append(step)
         if isinstance(step, Meanwhile):
             step.action()
         elif isinstance(step, Lost):
@@ -151,14 +159,20 @@ class FakeJobPublisher:
         self.calls = 0
         self._script: deque[Step] = deque()
         self._tick = tick
+        self.consumed: list[Step] = []
 
     def fail(self, *steps: Step) -> None:
         self._script.extend(steps)
+
+    def forget_faults(self) -> None:
+        self._script.clear()
 
     def publish(self, message: OutgoingMessage) -> Receipt:
         self.calls += 1
         self._tick()
         step = self._script.popleft() if self._script else None
+        if step is not None:
+            self.consumed.append(step)
         if isinstance(step, Meanwhile):
             step.action()
         elif isinstance(step, Lost):

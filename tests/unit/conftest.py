@@ -8,7 +8,7 @@ import pytest
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.outcomes import Outcome
 from domain.retry import RetryPolicy, seeded
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics
 
@@ -34,7 +34,7 @@ class World:
         return EnqueueJob(
             jobs=self.jobs,
             publisher=self.queue,
-            store=StoreWrites(STORE_POLICY, self.clock, self.clock, rng),
+            store=StoreRetries(STORE_POLICY, self.clock, self.clock, rng),
             clock=self.clock,
             sleeper=self.clock,
             ids=self.ids,

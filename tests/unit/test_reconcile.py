@@ -8,7 +8,7 @@ from domain.failures import FailureKind
 from domain.job import Job, JobStatus
 from domain.reconcile import ReconcileReport, ReconcileStuckJobs
 from domain.retry import seeded
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from tests.fakes import FakeClock, FakeJobRepository, FakeMetrics, Meanwhile, store_failure
 from tests.unit.conftest import STORE_POLICY
 
@@ -22,7 +22,7 @@ class Reconciler:
         self.metrics = FakeMetrics()
         self.run = ReconcileStuckJobs(
             jobs=self.jobs,
-            store=StoreWrites(STORE_POLICY, self.clock, self.clock, seeded(1)),
+            store=StoreRetries(STORE_POLICY, self.clock, self.clock, seeded(1)),
             clock=self.clock,
             metrics=self.metrics,
             grace=GRACE,

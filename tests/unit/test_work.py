@@ -8,7 +8,7 @@ import pytest
 from domain.failures import FailureKind, StoreFailed
 from domain.job import Job, JobStatus
 from domain.retry import seeded
-from domain.store_writes import StoreWrites
+from domain.store_retries import StoreRetries
 from domain.work import IncomingMessage, MalformedMessage, ProcessJobMessage, WorkResult
 from tests.fakes import FakeClock, FakeIds, FakeJobRepository, FakeMetrics, Meanwhile, store_failure
 from tests.unit.conftest import STORE_POLICY
@@ -32,7 +32,7 @@ class Worker:
         self.step = step or RecordingStep()
         self.process = ProcessJobMessage(
             jobs=self.jobs,
-            store=StoreWrites(STORE_POLICY, self.clock, self.clock, seeded(1)),
+            store=StoreRetries(STORE_POLICY, self.clock, self.clock, seeded(1)),
             clock=self.clock,
             ids=FakeIds(),
             step=self.step,

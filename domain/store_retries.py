@@ -1,8 +1,9 @@
-"""Retrying writes to the job store on transient failures.
+"""Retrying calls to the job store on transient failures.
 
 Every write the domain makes is conditional, so repeating an ambiguous one
 is safe: if the first landed, the repeat fails its condition and the caller
-recognises its own write in the failed condition's item.
+recognises its own write in the failed condition's item. Reads are safe to
+repeat anyway.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from ports.runtime import Clock, Sleeper
 log = logging.getLogger("jobs.store")
 
 
-class StoreWrites:
+class StoreRetries:
     def __init__(self, policy: RetryPolicy, clock: Clock, sleeper: Sleeper, rng: RandomSource) -> None:
         self._policy = policy
         self._clock = clock
         self._sleeper = sleeper
         self._rng = rng
 
-    def write(self, action: Callable[[], None], deadline: datetime) -> None:
+    def run(self, action: Callable[[], None], deadline: datetime) -> None:
         """Run ``action`` until it succeeds or the policy gives up.
 
         ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
@@ -36,7 +37,7 @@ class StoreWrites:
         while True:
             if not self._policy.may_start(self._clock.now(), deadline):
                 raise _given_up(
-                    StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store write fits before the deadline"),
+                    StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store call fits before the deadline"),
                     maybe_applied,
                 )
             attempt += 1
@@ -47,7 +48,7 @@ class StoreWrites:
                 maybe_applied = maybe_applied or exc.kind is FailureKind.AMBIGUOUS
                 decision = self._policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
                 log.warning(
-                    "store write failed",
+                    "store call failed",
                     extra={
                         "attempt": attempt,
                         "code": exc.code,
