@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test test-long lint typecheck clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 ## test: lint, type-check and the whole suite, in the project's own virtualenv
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
+
+## test-long: the consistency properties with thousands of examples
+test-long: $(STAMP)
+	CONSISTENCY_EXAMPLES=5000 AGREEMENT_EXAMPLES=200 $(PY) -m pytest tests/property tests/integration/test_fakes_agree.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -111,6 +111,11 @@ class Aws:
 
 @pytest.fixture
 def aws(aws_environment: None) -> Aws:
+    return new_aws()
+
+
+def new_aws() -> Aws:
+    """A fresh table and queue on the endpoint the environment names."""
     suffix = uuid.uuid4().hex[:10]
     dynamodb = boto3.client("dynamodb")
     sqs = boto3.client("sqs")

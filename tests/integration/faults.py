@@ -88,6 +88,10 @@ class FaultInjector:
         """``operation`` is botocore's name, e.g. "SendMessage", "PutItem"."""
         self._faults.setdefault(operation, deque()).extend(faults)
 
+    def clear(self) -> None:
+        """Forget the faults not used yet."""
+        self._faults.clear()
+
     def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         operation = _operation(request)
         self.calls[operation] = self.calls.get(operation, 0) + 1

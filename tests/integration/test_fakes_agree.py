@@ -1,0 +1,219 @@
+"""The stateful test's scenarios, fewer, against moto server: each scenario
+runs on the fakes and on the real adapters, with the same faults injected
+at botocore's before-send, and both must end the same way (answers, job
+state, messages), the reconciler and the worker included. This is what
+lets the thousands of examples on the fakes speak for the real adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from typing import Any
+
+import attrs
+from dependency_injector import providers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.dynamodb_items import from_item
+from domain.enqueue import EnqueueJob, EnqueueSettings
+from domain.failures import FailureKind
+from domain.job import Job
+from domain.outcomes import Failed, Outcome
+from domain.reconcile import ReconcileStuckJobs
+from domain.retry import RetryPolicy, seeded
+from domain.store_retries import StoreRetries
+from domain.submission import Submission
+from domain.work import IncomingMessage, ProcessJobMessage
+from entrypoints.containers import Container
+from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics, Lost, Step
+from tests.fakes import send_failure as send
+from tests.fakes import store_failure as store
+from tests.integration.conftest import Aws, new_aws, settings_for
+from tests.integration.faults import (
+    AwsError,
+    Fault,
+    FaultInjector,
+    Pass,
+    Raise,
+    never_connected,
+    read_timeout,
+)
+
+
+class Crash(BaseException):
+    pass
+
+
+def crash(url: str) -> BaseException:
+    return Crash()
+
+
+# Each fault once in the fakes' words and once in botocore's.
+SENDS: list[tuple[Step, Fault]] = [
+    (send(FailureKind.THROTTLED, "RequestThrottled", 400), AwsError(400, "RequestThrottled", "RequestThrottled")),
+    (send(FailureKind.AMBIGUOUS, "ServiceUnavailable", 503), AwsError(503, "ServiceUnavailable", "ServiceUnavailable")),
+    (send(FailureKind.NOT_SENT, "EndpointConnectionError"), Raise(never_connected)),
+    (send(FailureKind.AMBIGUOUS, "ReadTimeoutError"), Raise(read_timeout)),
+    (Lost(send(FailureKind.AMBIGUOUS, "ReadTimeoutError")), Raise(read_timeout, delivered=True)),
+    (
+        send(FailureKind.PERMANENT, "AWS.SimpleQueueService.NonExistentQueue", 400),
+        AwsError(400, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+    ),
+]
+STORES: list[tuple[Step, Fault]] = [
+    (
+        store(FailureKind.THROTTLED, "ProvisionedThroughputExceededException"),
+        AwsError(400, "ProvisionedThroughputExceededException"),
+    ),
+    (store(FailureKind.AMBIGUOUS, "InternalServerError"), AwsError(500, "InternalServerError")),
+    (Lost(store(FailureKind.AMBIGUOUS, "ReadTimeoutError")), Raise(read_timeout, delivered=True)),
+]
+CRASHES: list[tuple[Step, Fault]] = [(Crash(), Raise(crash)), (Lost(Crash()), Raise(crash, delivered=True))]
+
+
+@attrs.frozen
+class Request:
+    key: str | None
+    sends: list[tuple[Step, Fault]]
+    creates: list[tuple[Step, Fault]]  # failing steps only: the next create goes through
+    saves: list[tuple[Step, Fault]]
+    crash: tuple[str, tuple[Step, Fault]] | None  # crash on the next call of "publish" or "save"
+
+
+requests = st.builds(
+    Request,
+    key=st.sampled_from([None, "k1"]),
+    sends=st.lists(st.sampled_from(SENDS), max_size=4),
+    creates=st.lists(st.sampled_from(STORES), max_size=2),
+    saves=st.lists(st.sampled_from(STORES), max_size=3),
+    crash=st.none() | st.tuples(st.sampled_from(["publish", "save"]), st.sampled_from(CRASHES)),
+)
+
+
+@attrs.frozen
+class Snapshot:
+    """What must agree: answers, then each job and its message count."""
+
+    answers: list[str]
+    jobs: list[tuple[Any, ...]]
+
+
+def answer(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "crashed"
+    settled = f" settled={outcome.settled}" if isinstance(outcome, Failed) else ""
+    return type(outcome).__name__ + settled
+
+
+def shape(job: Job, messages: int) -> tuple[Any, ...]:
+    error = job.last_error
+    return (
+        job.idempotency_key,
+        job.status.value,
+        job.attempts,
+        job.awaiting_confirmation,
+        None if error is None else (error.code, error.kind.value),
+        messages,
+    )
+
+
+POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002, attempt_timeout_s=3)
+STORE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002, attempt_timeout_s=1.5)
+
+
+def on_fakes(scenario: list[Request]) -> Snapshot:
+    clock, jobs, queue, ids = FakeClock(), FakeJobRepository(), FakeJobPublisher(), FakeIds()
+    rng = seeded(0)
+    retries = StoreRetries(STORE_POLICY, clock, clock, rng)
+    enqueue = EnqueueJob(
+        jobs=jobs,
+        publisher=queue,
+        store=retries,
+        clock=clock,
+        sleeper=clock,
+        ids=ids,
+        metrics=FakeMetrics(),
+        rng=rng,
+        settings=EnqueueSettings(send_policy=POLICY, deadline_margin=timedelta(seconds=3), retry_after_s=1),
+    )
+    answers = []
+    for request in scenario:
+        sends, saves = [f for f, _ in request.sends], [f for f, _ in request.saves]
+        if request.crash:
+            (sends if request.crash[0] == "publish" else saves).append(request.crash[1][0])
+        queue.fail(*sends)
+        jobs.fail("create", *[f for f, _ in request.creates])
+        jobs.fail("save", *saves)
+        try:
+            answers.append(answer(enqueue(submission(request), clock.now() + timedelta(seconds=30))))
+        except Crash:
+            answers.append("crashed")
+        jobs.forget_faults()
+        queue.forget_faults()
+    clock.advance(1)  # real time moves on between the requests and the reconciler run
+    ReconcileStuckJobs(
+        jobs=jobs, store=retries, clock=clock, metrics=FakeMetrics(), grace=timedelta(0), batch_limit=100
+    )(clock.now() + timedelta(seconds=60))
+    worker = ProcessJobMessage(
+        jobs=jobs, store=retries, clock=clock, ids=ids, step=lambda job, payload: None, metrics=FakeMetrics()
+    )
+    for message in list(queue.sent):
+        worker(
+            IncomingMessage(message.job_id, message.enqueue_id, {}, message.correlation_id),
+            clock.now() + timedelta(seconds=30),
+        )
+    counts = {job_id: sum(m.job_id == job_id for m in queue.sent) for job_id in jobs.jobs}
+    return Snapshot(answers, sorted((shape(job, counts[job.job_id]) for job in jobs.jobs.values()), key=repr))
+
+
+def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
+    faults = FaultInjector()
+    container = Container()
+    container.settings.override(
+        providers.Object(settings_for(aws, send_max_attempts=3, send_base_delay_ms=1, send_max_delay_ms=2))
+    )
+    faults.attach(container.sqs_client())
+    faults.attach(container.dynamodb_client())
+    enqueue = container.enqueue_job()
+    answers = []
+    for request in scenario:
+        sends, saves = [f for _, f in request.sends], [f for _, f in request.saves]
+        if request.crash:
+            (sends if request.crash[0] == "publish" else saves).append(request.crash[1][1])
+        # create and save are both PutItem: the create's faults, then the
+        # create that goes through, then the saves' faults.
+        creates = [f for _, f in request.creates]
+        faults.add("SendMessage", *sends)
+        faults.add("PutItem", *creates, Pass(), *saves)
+        deadline = container.clock().now() + timedelta(seconds=30)
+        try:
+            answers.append(answer(enqueue(submission(request), deadline)))
+        except Crash:
+            answers.append("crashed")
+        faults.clear()
+    container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
+    container.reconcile_stuck_jobs()(container.clock().now() + timedelta(seconds=60))
+    worker = container.process_job_message()
+    received = aws.messages()
+    for message in received:
+        body = json.loads(message["Body"])
+        worker(
+            IncomingMessage(body["job_id"], body["enqueue_id"], body["payload"], body["correlation_id"]),
+            container.clock().now() + timedelta(seconds=30),
+        )
+    jobs = [from_item(item) for item in aws.items()]
+    counts = {job.job_id: sum(json.loads(m["Body"])["job_id"] == job.job_id for m in received) for job in jobs}
+    return Snapshot(answers, sorted((shape(job, counts[job.job_id]) for job in jobs), key=repr))
+
+
+def submission(request: Request) -> Submission:
+    return Submission(job_type="t", payload={"n": 1}, correlation_id="c", idempotency_key=request.key)
+
+
+@settings(max_examples=int(os.environ.get("AGREEMENT_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(requests, min_size=1, max_size=3))
+def test_the_fakes_and_the_real_adapters_end_the_same_way(aws_environment: None, scenario: list[Request]) -> None:
+    assert on_moto(scenario, new_aws()) == on_fakes(scenario)
