@@ -39,7 +39,7 @@ class AwsError:
 class Raise:
     """The transport fails; ``delivered`` first lets the request through."""
 
-    make: Callable[[str], Exception]
+    make: Callable[[str], BaseException]
     delivered: bool = False
 
 

@@ -213,7 +213,10 @@ def submission(request: Request) -> Submission:
     return Submission(job_type="t", payload={"n": 1}, correlation_id="c", idempotency_key=request.key)
 
 
-@settings(max_examples=int(os.environ.get("AGREEMENT_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = int(os.environ.get("AGREEMENT_EXAMPLES", "25"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(requests, min_size=1, max_size=3))
 def test_the_fakes_and_the_real_adapters_end_the_same_way(aws_environment: None, scenario: list[Request]) -> None:
     assert on_moto(scenario, new_aws()) == on_fakes(scenario)
