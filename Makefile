@@ -4,20 +4,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-long lint typecheck clean
+.PHONY: run test test-long lint typecheck synth deploy-local stop-local clean
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+NODE_STAMP := node_modules/.installed
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,infra]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## run: the API on http://127.0.0.1:$${PORT:-8080} over an embedded moto server
 run: $(STAMP)
 	$(PY) -m entrypoints.local_server
 
+# The cdk CLI, pinned in package-lock.json, in the project's own node_modules.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## test: lint, type-check and the whole suite, in the project's own virtualenv
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest
 
 ## test-long: the consistency properties with thousands of examples
@@ -31,5 +39,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
+## synth: the CloudFormation template, offline, with cdk-nag's AwsSolutions checks
+synth: $(STAMP) $(NODE_STAMP)
+	node_modules/.bin/cdk synth --no-notices --no-version-reporting --quiet
+	@echo "cdk.out/JobIntake.template.json written; no unacknowledged cdk-nag finding"
+
+## deploy-local: deploy the stack with the real cdk CLI to a moto server on localhost
+deploy-local: $(STAMP) $(NODE_STAMP)
+	$(PY) -m infra.deploy_local
+
+stop-local: $(STAMP)
+	$(PY) -m infra.deploy_local --stop
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis

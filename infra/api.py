@@ -1,0 +1,90 @@
+"""The REST API in front of the API function: validation, throttling,
+access logs."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from domain.submission import JOB_TYPE
+
+THROTTLE_RATE = 100  # requests per second, steady
+THROTTLE_BURST = 200
+
+
+class JobsApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        function: lambda_.IFunction,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
+        self.rest_api = apigateway.RestApi(
+            self,
+            "RestApi",
+            description="Job intake",
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=removal_policy,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=THROTTLE_RATE,
+                throttling_burst_limit=THROTTLE_BURST,
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        # The same rules the handler enforces, so that API Gateway turns away
+        # the plainly wrong before a Lambda runs; the handler stays the
+        # authority (it also runs locally, without API Gateway).
+        job_model = self.rest_api.add_model(
+            "Job",
+            content_type="application/json",
+            schema=apigateway.JsonSchema(
+                schema=apigateway.JsonSchemaVersion.DRAFT4,
+                type=apigateway.JsonSchemaType.OBJECT,
+                required=["type", "payload"],
+                additional_properties=False,
+                properties={
+                    "type": apigateway.JsonSchema(
+                        type=apigateway.JsonSchemaType.STRING, pattern=f"^{JOB_TYPE.pattern}$"
+                    ),
+                    "payload": apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
+                },
+            ),
+        )
+        validator = self.rest_api.add_request_validator(
+            "Validate", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigateway.LambdaIntegration(function)
+        jobs = self.rest_api.root.add_resource("jobs")
+        jobs.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_models={"application/json": job_model},
+        )
+        jobs.add_resource("{job_id}").add_method(
+            "GET",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.job_id": True},
+        )

@@ -1,0 +1,36 @@
+"""The jobs table and the reconciler's sparse index."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from adapters.dynamodb_items import UNCONFIRMED_INDEX
+
+
+class JobsTable(Construct):
+    def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=removal_policy,
+        )
+        # Sparse: only jobs whose send is not yet confirmed carry these keys.
+        self.table.add_global_secondary_index(
+            index_name=UNCONFIRMED_INDEX,
+            partition_key=dynamodb.Attribute(name="unconfirmed_shard", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="unconfirmed_since", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+
+    @property
+    def index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{UNCONFIRMED_INDEX}"

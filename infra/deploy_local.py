@@ -1,0 +1,132 @@
+"""Deploy the stack with the real ``cdk`` CLI to a moto server on localhost.
+
+Starts moto server in the background on MOTO_PORT (default 4599) unless one
+already answers there, bootstraps the environment, deploys with
+``--method=direct``, and prints the stack's outputs. The server keeps
+running after this exits, so the resources stay there to be used;
+``make stop-local`` stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from infra.app import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+OUTPUTS = ROOT / "cdk.out" / "local-outputs.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.deploy_local", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("MOTO_PORT", "4599")), help="moto server's port (4599)"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop the moto server deploy-local started there, and exit")
+    args = parser.parse_args(argv)
+    if args.stop:
+        return stop(args.port)
+    # localhost, not 127.0.0.1: the CLI's S3 client needs a host name.
+    endpoint = f"http://localhost:{args.port}"
+    if not answers(endpoint):
+        start_moto(args.port, endpoint)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_REGION": DEFAULT_REGION,
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+    env.pop("AWS_PROFILE", None)
+    cdk = [str(CDK), "--no-notices", "--no-version-reporting"]
+    subprocess.run([*cdk, "bootstrap", f"aws://{DEFAULT_ACCOUNT}/{DEFAULT_REGION}"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            *cdk,
+            "deploy",
+            STACK_NAME,
+            "--method=direct",
+            "--require-approval=never",
+            "--context",
+            "removal_policy=destroy",
+            "--outputs-file",
+            str(OUTPUTS),
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    outputs = json.loads(OUTPUTS.read_text())[STACK_NAME]
+    print(f"\nDeployed to moto server at {endpoint}:")
+    for name, value in sorted(outputs.items()):
+        print(f"  {name} = {value}")
+    print(
+        "\nServe the API on these resources:\n"
+        f"  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        f"AWS_DEFAULT_REGION={DEFAULT_REGION} TABLE_NAME={outputs['TableName']} "
+        f"QUEUE_URL={outputs['QueueUrl']} make run\n"
+        "Stop the server: make stop-local"
+    )
+    return 0
+
+
+def answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_moto(port: int, endpoint: str) -> None:
+    log = open(ROOT / ".moto-server.log", "ab")  # noqa: SIM115 - handed to the detached server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # outlives this command
+    )
+    pid_file(port).write_text(str(process.pid))
+    for _ in range(100):
+        if answers(endpoint):
+            print(f"moto server started on {endpoint} (pid {process.pid})")
+            return
+        if process.poll() is not None:
+            raise SystemExit(f"moto server exited at once; see {ROOT / '.moto-server.log'}")
+        time.sleep(0.1)
+    raise SystemExit(f"moto server did not answer on {endpoint}")
+
+
+def pid_file(port: int) -> Path:
+    return ROOT / f".moto-server-{port}.pid"
+
+
+def stop(port: int) -> int:
+    path = pid_file(port)
+    if not path.exists():
+        print(f"no moto server started by deploy-local on port {port}")
+        return 0
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        print(f"stopped moto server (pid {pid})")
+    except ProcessLookupError:
+        print(f"moto server (pid {pid}) was not running")
+    path.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The jobs queue and its dead-letter queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+MAX_RECEIVE_COUNT = 5
+# SQS's largest message: the domain checks each message against it.
+MAX_MESSAGE_BYTES = 1_048_576
+
+
+class JobQueues(Construct):
+    def __init__(self, scope: Construct, id: str, *, worker_timeout: Duration) -> None:
+        super().__init__(scope, id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Jobs",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS's advice for Lambda consumers: at least six times the
+            # function's timeout, so that retries within a batch fit.
+            visibility_timeout=Duration.seconds(6 * worker_timeout.to_seconds()),
+            max_message_size_bytes=MAX_MESSAGE_BYTES,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
+        )

@@ -1,0 +1,252 @@
+"""The synthesized template: what the stack holds, who may do what, and the
+timing relations the retry budget depends on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+
+from adapters.dynamodb_schema import create_table_request
+from entrypoints.config import Settings
+from infra.app import build
+from infra.functions import API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
+from infra.schedule import EVERY
+from infra.stack import JobIntakeStack
+
+API_GATEWAY_INTEGRATION_LIMIT_S = 29
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def function_named(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, function)] = [
+        (k, v) for k, v in resources(template, "AWS::Lambda::Function").items() if v["Properties"]["Handler"] == handler
+    ]
+    return logical_id, function["Properties"]
+
+
+def statements_of(template: Template, handler: str) -> list[dict[str, Any]]:
+    role = function_named(template, handler)[1]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(action, resource logical id or ARN shape) pairs."""
+    pairs = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+            for action in actions:
+                pairs.add((action, describe(resource)))
+    return pairs
+
+
+def describe(resource: Any) -> str:
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        return "".join(describe(part) if isinstance(part, dict) else part for part in resource["Fn::Join"][1])
+    return str(resource)
+
+
+def test_the_environment_is_the_fake_account_by_default(stack: JobIntakeStack) -> None:
+    assert (stack.account, stack.region) == ("123456789012", "us-east-1")
+
+
+def test_the_account_and_region_can_be_chosen() -> None:
+    stack = build(App(context={"aws:cdk:bundling-stacks": [], "account": "210987654321", "region": "eu-west-1"}))
+    assert (stack.account, stack.region) == ("210987654321", "eu-west-1")
+
+
+def test_it_holds_every_resource_of_the_service(template: Template) -> None:
+    for kind, count in {
+        "AWS::DynamoDB::Table": 1,
+        "AWS::SQS::Queue": 2,
+        "AWS::Lambda::Function": 3,
+        "AWS::Lambda::EventSourceMapping": 1,
+        "AWS::ApiGateway::RestApi": 1,
+        "AWS::ApiGateway::RequestValidator": 1,
+        "AWS::ApiGateway::Model": 1,
+        "AWS::Events::Rule": 1,
+        "AWS::CloudWatch::Alarm": 4,
+        "AWS::Logs::LogGroup": 4,
+    }.items():
+        template.resource_count_is(kind, count)
+
+
+def test_the_table_is_on_demand_recoverable_encrypted_with_the_reconcilers_index(template: Template) -> None:
+    expected = create_table_request("x")
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": expected["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": expected["GlobalSecondaryIndexes"][0]["IndexName"],
+                    "KeySchema": expected["GlobalSecondaryIndexes"][0]["KeySchema"],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    )
+
+
+def test_the_table_is_kept_unless_told_otherwise(template: Template) -> None:
+    [table] = resources(template, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    destroyable = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], "removal_policy": "destroy"})))
+    [table] = resources(destroyable, "AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Delete"
+
+
+def test_queues_are_encrypted_and_the_jobs_queue_redrives_to_the_dead_letters(template: Template) -> None:
+    queues = resources(template, "AWS::SQS::Queue")
+    assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
+    [jobs] = [q["Properties"] for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    assert jobs["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert jobs["VisibilityTimeout"] >= 6 * WORKER_TIMEOUT.to_seconds()
+    assert jobs["MaximumMessageSize"] == 1_048_576
+
+
+def test_the_functions_run_the_three_handlers_on_a_current_python(template: Template) -> None:
+    for handler, timeout in [
+        ("entrypoints.api.handler", API_TIMEOUT),
+        ("entrypoints.reconciler.handler", RECONCILER_TIMEOUT),
+        ("entrypoints.worker.handler", WORKER_TIMEOUT),
+    ]:
+        _, function = function_named(template, handler)
+        assert function["Runtime"] == "python3.14" and function["Architectures"] == ["arm64"]
+        assert function["Timeout"] == timeout.to_seconds()
+        variables = function["Environment"]["Variables"]
+        assert {"TABLE_NAME", "QUEUE_URL", *TUNING} <= set(variables)
+        assert {k: variables[k] for k in TUNING} == TUNING
+
+
+def test_the_settings_given_to_the_functions_are_valid() -> None:
+    Settings.from_env({"TABLE_NAME": "t", "QUEUE_URL": "q", **TUNING})
+
+
+def test_the_api_timeout_covers_the_whole_send_budget_and_fits_api_gateway() -> None:
+    settings = Settings.from_env({"TABLE_NAME": "t", "QUEUE_URL": "q", **TUNING})
+    attempt = settings.sqs_connect_timeout_s + settings.sqs_read_timeout_s
+    store_write = settings.dynamodb_connect_timeout_s + settings.dynamodb_read_timeout_s
+    delays = sum(
+        min(settings.send_max_delay_ms, settings.send_base_delay_ms * 2 ** (n - 1)) / 1000
+        for n in range(1, settings.send_max_attempts)
+    )
+    budget = settings.store_max_attempts * store_write + settings.send_max_attempts * attempt + delays
+    needed = budget + settings.deadline_margin_ms / 1000
+    assert needed <= API_TIMEOUT.to_seconds() < API_GATEWAY_INTEGRATION_LIMIT_S
+    # The reconciler must never settle a job whose invocation may still run.
+    assert settings.reconcile_grace_seconds > API_TIMEOUT.to_seconds()
+
+
+def test_the_api_role_may_put_and_get_items_and_send_messages_nothing_more(template: Template) -> None:
+    table = next(iter(resources(template, "AWS::DynamoDB::Table")))
+    queue = next(k for k, v in resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" in v["Properties"])
+    log_group = next(k for k in resources(template, "AWS::Logs::LogGroup") if "Api" in k and "Access" not in k)
+    assert grants(statements_of(template, "entrypoints.api.handler")) == {
+        ("dynamodb:PutItem", table),
+        ("dynamodb:GetItem", table),
+        ("sqs:SendMessage", queue),
+        ("logs:CreateLogStream", log_group),
+        ("logs:PutLogEvents", log_group),
+    }
+
+
+def test_the_reconciler_may_query_only_its_index_and_put_items(template: Template) -> None:
+    table = next(iter(resources(template, "AWS::DynamoDB::Table")))
+    pairs = {p for p in grants(statements_of(template, "entrypoints.reconciler.handler")) if p[0].startswith("dyn")}
+    assert pairs == {("dynamodb:PutItem", table), ("dynamodb:Query", f"{table}/index/unconfirmed-by-age")}
+
+
+def test_no_statement_anywhere_has_a_wildcard_action(template: Template) -> None:
+    documents = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()]
+    documents += [
+        policy["PolicyDocument"]
+        for role in resources(template, "AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+    ]
+    actions = [
+        action
+        for document in documents
+        for statement in document["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+    assert actions and not [a for a in actions if "*" in a]
+
+
+def test_the_worker_reports_batch_item_failures(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10}
+    )
+
+
+def test_the_reconciler_runs_on_a_schedule(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Rule", {"ScheduleExpression": f"rate({int(EVERY.to_minutes())} minutes)"}
+    )
+
+
+def test_the_api_validates_throttles_and_logs_access(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "MethodSettings": Match.array_with(
+                [Match.object_like({"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200})]
+            ),
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        },
+    )
+    template.has_resource_properties("AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True})
+    methods = {m["Properties"]["HttpMethod"] for m in resources(template, "AWS::ApiGateway::Method").values()}
+    assert methods == {"POST", "GET"}
+
+
+@pytest.mark.parametrize(
+    "metric", ["ApproximateNumberOfMessagesVisible", "RollbackFailures", "PermanentFailures", "5XXError"]
+)
+def test_an_alarm_watches(template: Template, metric: str) -> None:
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": metric, "Threshold": 1})
+
+
+def test_logs_are_kept_for_a_month(template: Template) -> None:
+    assert {g["Properties"]["RetentionInDays"] for g in resources(template, "AWS::Logs::LogGroup").values()} == {30}
+
+
+def test_a_new_cdk_nag_finding_fails_the_synth() -> None:
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack: Stack = build(app)
+    sqs.Queue(stack, "QueueWithoutDeadLetters")  # AwsSolutions-SQS3 and SQS4
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS3"):
+        app.synth()
+
+
+def test_every_acknowledgement_has_a_reason(stack: JobIntakeStack) -> None:
+    app = stack.node.root
+    assert isinstance(app, App)
+    report = app.synth()
+    assert report.get_stack_by_name("JobIntake").template
+    acknowledgements = [
+        entry.data
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if "acknowledg" in str(entry.type).lower()
+    ]
+    assert len(acknowledgements) == 4
+    assert all(len(str(a)) > 80 for a in acknowledgements), acknowledgements  # a reason, not a shrug
