@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-long lint typecheck synth deploy-local stop-local clean
+.PHONY: run test test-long bench lint typecheck synth deploy-local stop-local clean
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 NODE_STAMP := node_modules/.installed
@@ -32,6 +32,10 @@ test: $(STAMP) $(NODE_STAMP) lint typecheck
 test-long: $(STAMP)
 	CONSISTENCY_EXAMPLES=5000 AGREEMENT_EXAMPLES=200 $(PY) -m pytest tests/property tests/integration/test_fakes_agree.py
 
+## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
+bench: $(STAMP)
+	$(PY) -m bench.run
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -52,4 +56,4 @@ stop-local: $(STAMP)
 	$(PY) -m infra.deploy_local --stop
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-*

@@ -7,6 +7,7 @@ so that a bad request is refused before anything is written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -49,9 +50,27 @@ class Submission:
             raise InvalidSubmission("Idempotency-Key must be 1 to 255 printable ASCII characters")
         if not HEADER_TOKEN.fullmatch(self.correlation_id):
             raise InvalidSubmission("X-Correlation-Id must be 1 to 255 printable ASCII characters")
-        _refuse_lone_surrogates(self.payload)
+        self.payload_json  # noqa: B018 - encodes, and refuses what cannot be encoded, now
 
-    @property
+    @functools.cached_property
+    def payload_json(self) -> str:
+        """The payload as it goes into the message, encoded once.
+
+        Raw UTF-8 keeps it small, and JSON already escapes control
+        characters; the only characters left that SQS refuses are U+FFFE
+        and U+FFFF, and for those ASCII escaping is the way out. Text that
+        is not valid Unicode (a lone surrogate from "\\ud800") is refused.
+        """
+        text = json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"))
+        if SQS_TEXT.fullmatch(text):
+            return text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidSubmission("the body holds text that is not valid Unicode (a lone surrogate)") from None
+        return json.dumps(self.payload, ensure_ascii=True, separators=(",", ":"))
+
+    @functools.cached_property
     def request_hash(self) -> str:
         """Fingerprint of what the client asked for, to spot a reused key."""
         canonical = json.dumps(
@@ -63,21 +82,19 @@ class Submission:
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     def message_body(self, *, job_id: str, enqueue_id: str, submitted_at: datetime) -> str:
-        document = {
-            "job_id": job_id,
-            "enqueue_id": enqueue_id,
-            "type": self.job_type,
-            "payload": self.payload,
-            "correlation_id": self.correlation_id,
-            "submitted_at": submitted_at.isoformat(),
-        }
-        # JSON escapes control characters; raw UTF-8 keeps the body small.
-        # The only characters left that SQS refuses are U+FFFE and U+FFFF,
-        # and for those ASCII escaping is the way out.
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        if not SQS_TEXT.fullmatch(body):
-            body = json.dumps(document, ensure_ascii=True, separators=(",", ":"))
-        return body
+        # Every envelope field is ASCII (ids, the validated type and
+        # correlation id, a timestamp); the payload is spliced in as encoded.
+        envelope = json.dumps(
+            {
+                "job_id": job_id,
+                "enqueue_id": enqueue_id,
+                "type": self.job_type,
+                "correlation_id": self.correlation_id,
+                "submitted_at": submitted_at.isoformat(),
+            },
+            separators=(",", ":"),
+        )
+        return f'{envelope[:-1]},"payload":{self.payload_json}}}'
 
     def check_fits_in_a_message(self) -> None:
         """Refuse now what SQS would refuse later, with the worst-case ids."""
@@ -92,11 +109,3 @@ class Submission:
                 f"the job's message would be {size} bytes; SQS takes at most {SQS_MAX_MESSAGE_BYTES}",
                 too_large=True,
             )
-
-
-def _refuse_lone_surrogates(payload: dict[str, Any]) -> None:
-    # json.loads accepts "\ud800"; such text cannot be encoded, stored or sent.
-    try:
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidSubmission("the body holds text that is not valid Unicode (a lone surrogate)") from None

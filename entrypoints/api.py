@@ -53,11 +53,12 @@ class JobsApi:
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         correlation_id = _fallback_correlation_id(event)
+        outcome: dict[str, str] = {}
         try:
             request = HttpRequest.from_event(event)
             correlation_id = _correlation_id(request)
             with log_context(correlation_id=correlation_id):
-                response = self._route(request, correlation_id, context)
+                response = self._route(request, correlation_id, context, outcome)
         except BadRequest as exc:
             response = problem(
                 exc.status,
@@ -87,15 +88,18 @@ class JobsApi:
                 "correlation_id": correlation_id,
                 "status": response["statusCode"],
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                **outcome,
             },
         )
         return response
 
-    def _route(self, request: HttpRequest, correlation_id: str, context: Any) -> dict[str, Any]:
+    def _route(
+        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
+    ) -> dict[str, Any]:
         if request.path == "/jobs":
             if request.method != "POST":
                 raise _not_allowed("POST")
-            return self._submit(request, correlation_id, context)
+            return self._submit(request, correlation_id, context, outcome)
         match = JOB_PATH.fullmatch(request.path)
         if match:
             if request.method != "GET":
@@ -103,7 +107,9 @@ class JobsApi:
             return self._status(match.group(1), correlation_id)
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
-    def _submit(self, request: HttpRequest, correlation_id: str, context: Any) -> dict[str, Any]:
+    def _submit(
+        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
+    ) -> dict[str, Any]:
         document = request.json_object(self._max_body_bytes)
         unexpected = sorted(set(document) - FIELDS)
         if unexpected or "type" not in document or "payload" not in document:
@@ -123,9 +129,9 @@ class JobsApi:
             status, slug = (413, "body-too-large") if exc.too_large else (400, "invalid-job")
             raise BadRequest(status, slug, "Bad request", exc.detail) from None
         deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
-        outcome = self._enqueue(submission, deadline)
-        log.info("submission settled", extra={"job_id": outcome.job_id, "outcome": type(outcome).__name__})
-        return _answer(outcome, correlation_id)
+        settled = self._enqueue(submission, deadline)
+        outcome.update(job_id=settled.job_id, outcome=type(settled).__name__)
+        return _answer(settled, correlation_id)
 
     def _status(self, job_id: str, correlation_id: str) -> dict[str, Any]:
         try:

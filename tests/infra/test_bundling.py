@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import bundle
+from infra.asset import bundle
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,7 @@ def test_the_bundle_holds_the_service_and_its_runtime_dependencies_only(arm64_bu
     assert not (arm64_bundle / "entrypoints" / "local_server.py").exists()
     for absent in ("tests", "infra", "moto", "pytest", "hypothesis", "aws_cdk"):
         assert not (arm64_bundle / absent).exists(), absent
+    assert not [p for pattern in ("*.c", "*.pyx", "*.pxd") for p in arm64_bundle.rglob(pattern)]
 
 
 def test_compiled_dependencies_are_built_for_the_function_architecture(arm64_bundle: Path) -> None:

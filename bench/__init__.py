@@ -1,0 +1,1 @@
+"""`make bench`: the service measured side by side with raw boto3."""
