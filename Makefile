@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-long bench lint typecheck synth deploy-local stop-local clean
+.PHONY: run test test-long bench chaos lint typecheck synth deploy-local stop-local clean
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 NODE_STAMP := node_modules/.installed
@@ -36,6 +36,10 @@ test-long: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+## chaos: the whole system under a fault mix (SUBMISSIONS, SEED, MIX), invariants checked, chart drawn
+chaos: $(STAMP)
+	$(PY) -m chaos.run --submissions $${SUBMISSIONS:-300} --seed $${SEED:-7} $${MIX:+--mix $$MIX}
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -56,4 +60,4 @@ stop-local: $(STAMP)
 	$(PY) -m infra.deploy_local --stop
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-*
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-* chaos-report

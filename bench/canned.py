@@ -1,5 +1,10 @@
 """Canned AWS answers at botocore's transport: every layer of botocore runs
-(serialising, signing, parsing, error handling) except the socket."""
+(serialising, signing, parsing, error handling) except the socket.
+
+Self-contained on purpose (it does not reuse ``chaos.faults``): the cold
+start probe imports it into both handlers' processes, so it must import
+nothing either handler would not.
+"""
 
 from __future__ import annotations
 

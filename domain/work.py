@@ -95,7 +95,12 @@ class ProcessJobMessage:
                 self._metrics.count("MessagesSkipped")
                 return _judge(exc.current, message) or WorkResult.DUPLICATE
         done = self._run_step(claimed, message)
-        self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), deadline)
+        try:
+            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), deadline)
+        except ConditionFailed as exc:
+            if exc.current != done:  # else our own ambiguous write landed
+                # Nothing else moves a job we claimed: worth a person's look.
+                log.error("job moved while being processed", extra={"job_id": done.job_id})
         self._metrics.count("JobsProcessed")
         return WorkResult.PROCESSED
 

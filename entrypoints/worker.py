@@ -63,6 +63,10 @@ class SqsBatchWorker:
             except StoreFailed as exc:
                 log.warning("job store unavailable; message will come again", extra={**fields, "code": exc.code})
                 return False
+            except Exception:
+                # One record's bug must not fail the batch: the others are done.
+                log.exception("message not handled; it will come again", extra=fields)
+                return False
             log.info("message handled", extra={**fields, "result": result.value})
             return True
 

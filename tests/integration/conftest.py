@@ -17,9 +17,9 @@ from dependency_injector import providers
 from moto.server import ThreadedMotoServer
 
 from adapters.dynamodb_schema import create_table_request
+from chaos.faults import FaultInjector
 from entrypoints.config import Settings
 from entrypoints.containers import Container
-from tests.integration.faults import FaultInjector
 
 REGION = "us-east-1"
 

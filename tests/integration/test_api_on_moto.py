@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import pytest
 from dependency_injector import providers
 
+from chaos.faults import AwsError, FaultInjector, Pass, Raise, connection_closed, read_timeout
 from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
-from tests.integration.faults import AwsError, FaultInjector, Pass, Raise, connection_closed, read_timeout
 
 Call = Callable[..., dict[str, Any]]
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
+from chaos.faults import FaultInjector
 from domain.submission import SQS_TEXT
 from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import JSON, body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
-from tests.integration.faults import FaultInjector
 
 LONG_TYPE = "t" * 65
 

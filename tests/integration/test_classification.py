@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.failures import FailureKind, SendFailed, StoreFailed
-from domain.job import Job
-from entrypoints.containers import Container
-from ports.publisher import OutgoingMessage
-from tests.fakes import EPOCH
-from tests.integration.faults import (
+from chaos.faults import (
     AwsError,
     Fault,
     FaultInjector,
@@ -19,6 +14,11 @@ from tests.integration.faults import (
     never_connected,
     read_timeout,
 )
+from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.job import Job
+from entrypoints.containers import Container
+from ports.publisher import OutgoingMessage
+from tests.fakes import EPOCH
 
 NOT_SENT, THROTTLED, AMBIGUOUS, PERMANENT, CONTENT = (
     FailureKind.NOT_SENT,

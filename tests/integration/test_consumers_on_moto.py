@@ -7,6 +7,7 @@ from typing import Any
 
 from dependency_injector import providers
 
+from chaos.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
 from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -14,7 +15,6 @@ from entrypoints.reconciler import build_reconciler
 from entrypoints.worker import build_worker
 from tests.events import body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
-from tests.integration.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
 
 UNAVAILABLE = AwsError(503, "ServiceUnavailable", "ServiceUnavailable")
 DDB_THROTTLED = AwsError(400, "ProvisionedThroughputExceededException")

@@ -18,6 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.dynamodb_items import from_item
+from chaos.faults import (
+    AwsError,
+    Fault,
+    FaultInjector,
+    Pass,
+    Raise,
+    never_connected,
+    read_timeout,
+)
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Job
@@ -32,15 +41,6 @@ from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository,
 from tests.fakes import send_failure as send
 from tests.fakes import store_failure as store
 from tests.integration.conftest import Aws, new_aws, settings_for
-from tests.integration.faults import (
-    AwsError,
-    Fault,
-    FaultInjector,
-    Pass,
-    Raise,
-    never_connected,
-    read_timeout,
-)
 
 
 class Crash(BaseException):

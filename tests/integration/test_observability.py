@@ -12,11 +12,11 @@ import pytest
 
 from adapters.emf_metrics import EmfMetrics
 from adapters.json_logging import JsonFormatter
+from chaos.faults import AwsError, FaultInjector
 from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import submit
-from tests.integration.faults import AwsError, FaultInjector
 
 SECRET = "payload-secret-5f1c"
 

@@ -138,3 +138,14 @@ def test_its_own_ambiguous_claim_that_landed_is_recognised_and_processed(worker:
     assert worker.deliver() is WorkResult.PROCESSED
     assert worker.step.calls == ["j"]
     assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
+
+
+def test_its_own_completion_that_landed_unseen_is_recognised(worker: Worker) -> None:
+    from tests.fakes import Lost
+
+    worker.queued()
+    worker.jobs.fail("save", None, Lost(store_failure(FailureKind.AMBIGUOUS)))  # the claim passes
+
+    assert worker.deliver() is WorkResult.PROCESSED
+    assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
+    assert worker.step.calls == ["j"]

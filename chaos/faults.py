@@ -1,4 +1,5 @@
-"""Faults injected at botocore's ``before-send`` event.
+"""Faults injected at botocore's ``before-send`` event: scripted, for the
+tests, or drawn at random from a mix, for the chaos run.
 
 A fault answers in place of the service, so botocore's own response parsing
 and error handling run on it exactly as on a real AWS answer; or it raises
@@ -93,26 +94,39 @@ class FaultInjector:
         self._faults.clear()
 
     def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
-        operation = _operation(request)
+        operation = operation_of(request)
         self.calls[operation] = self.calls.get(operation, 0) + 1
         queue = self._faults.get(operation)
-        if not queue:
-            return None
-        fault = queue.popleft()
-        if isinstance(fault, Pass):
-            return None
-        if isinstance(fault, Raise):
-            if fault.delivered:
-                _http.request(request.method, request.url, body=request.body, headers=dict(request.headers))
-            raise fault.make(request.url)
-        headers = {"x-amzn-RequestId": "injected-request-id", "Content-Type": "application/x-amz-json-1.0"}
-        if fault.query_code:
-            headers["x-amzn-query-error"] = f"{fault.query_code};Sender"
-        body = json.dumps({"__type": f"com.amazonaws.injected#{fault.code}", "message": fault.message}).encode()
-        return AWSResponse(request.url, fault.status, headers, _Raw(body))
+        return apply(queue.popleft(), request) if queue else None
 
 
-def _operation(request: AWSPreparedRequest) -> str:
+def apply(fault: Fault, request: AWSPreparedRequest) -> AWSResponse | None:
+    """Answer ``request`` as ``fault`` says (None: let it through)."""
+    if isinstance(fault, Pass):
+        return None
+    if isinstance(fault, Raise):
+        if fault.delivered:
+            _http.request(request.method, request.url, body=request.body, headers=dict(request.headers))
+        raise fault.make(request.url)
+    headers = {}
+    if fault.query_code:
+        headers["x-amzn-query-error"] = f"{fault.query_code};Sender"
+    return aws_response(
+        request.url, fault.status, {"__type": f"com.amazonaws.injected#{fault.code}", "message": fault.message}, headers
+    )
+
+
+def aws_response(url: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> AWSResponse:
+    """An answer in the AWS JSON protocol's wire format, for botocore to parse."""
+    all_headers = {
+        "x-amzn-RequestId": "injected-request-id",
+        "Content-Type": "application/x-amz-json-1.0",
+        **(headers or {}),
+    }
+    return AWSResponse(url, status, all_headers, _Raw(json.dumps(body).encode()))
+
+
+def operation_of(request: AWSPreparedRequest) -> str:
     target = request.headers.get("X-Amz-Target", b"")
     if isinstance(target, bytes):
         target = target.decode()

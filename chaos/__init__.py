@@ -1,0 +1,1 @@
+"""`make chaos`: the whole system on an embedded moto server under a fault mix."""

@@ -1,0 +1,188 @@
+"""`make chaos`: the whole system on an embedded moto server, under a fault
+mix, then invariants I1-I6 checked against DynamoDB and SQS.
+
+Submissions go through ``entrypoints.api`` (some with Idempotency-Keys,
+some retried after a 503, 500 or a crash, a few reusing a key with another
+body); the worker handler takes batches as they come; at the end the faults
+stop, the reconciler runs and the worker drains the queue. Faults are drawn
+from a seeded random source and the run is single-threaded, so a seed
+reproduces a run's faults and answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import attrs
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
+from chaos.faults import AwsError, Fault, Raise, apply, never_connected, operation_of, read_timeout
+from chaos.report import Request, check_invariants, draw_chart, print_report
+
+# Per AWS call. Heavy enough that some requests exhaust their four send
+# attempts (503) and some rollbacks fail (unsettled 500).
+DEFAULT_MIX = (
+    "sqs_throttled=0.12,sqs_unavailable=0.12,sqs_lost=0.06,sqs_not_sent=0.05,sqs_permanent=0.01,"
+    "ddb_throttled=0.06,ddb_lost=0.03,crash=0.01"
+)
+
+
+class Crash(BaseException):
+    """The invocation is killed mid-flight."""
+
+
+def crash(url: str) -> BaseException:
+    return Crash()
+
+
+# name -> (operations it hits, the fault)
+KINDS: dict[str, tuple[frozenset[str], Fault]] = {
+    "sqs_throttled": (frozenset({"SendMessage"}), AwsError(400, "RequestThrottled", "RequestThrottled")),
+    "sqs_unavailable": (frozenset({"SendMessage"}), AwsError(503, "ServiceUnavailable", "ServiceUnavailable")),
+    "sqs_lost": (frozenset({"SendMessage"}), Raise(read_timeout, delivered=True)),
+    "sqs_not_sent": (frozenset({"SendMessage"}), Raise(never_connected)),
+    "sqs_permanent": (
+        frozenset({"SendMessage"}),
+        AwsError(400, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+    ),
+    "ddb_throttled": (frozenset({"PutItem", "GetItem"}), AwsError(400, "ProvisionedThroughputExceededException")),
+    "ddb_lost": (frozenset({"PutItem"}), Raise(read_timeout, delivered=True)),
+    "crash": (frozenset({"PutItem", "SendMessage", "GetItem"}), Raise(crash, delivered=False)),
+}
+
+
+@attrs.define
+class RandomFaults:
+    """Draws a fault (or none) for every call of the clients it watches."""
+
+    mix: dict[str, float]
+    rng: random.Random
+    enabled: bool = True
+    injected: Counter[str] = attrs.Factory(Counter)
+    met: list[str] = attrs.Factory(list)  # by the current request
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-send", self._before_send)
+
+    def _before_send(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        if not self.enabled:
+            return None
+        operation = operation_of(request)
+        draw = self.rng.random()
+        for name, probability in self.mix.items():
+            operations, fault = KINDS[name]
+            if operation in operations:
+                if draw < probability:
+                    self.injected[name] += 1
+                    self.met.append(name)
+                    return apply(fault, request)
+                draw -= probability
+        return None
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    mix = {}
+    for part in filter(None, text.split(",")):
+        name, _, value = part.partition("=")
+        if name not in KINDS:
+            raise SystemExit(f"unknown fault {name!r}; known: {', '.join(KINDS)}")
+        mix[name] = float(value)
+    return mix
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=300, help="how many API requests (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="reproduces a run (default: %(default)s)")
+    parser.add_argument("--mix", default=DEFAULT_MIX, help="fault=probability per AWS call, comma-separated")
+    parser.add_argument("--out", type=Path, default=Path("chaos-report"), help="where the report and chart go")
+    args = parser.parse_args(argv)
+
+    from chaos.system import System
+
+    rng = random.Random(args.seed)
+    faults = RandomFaults(parse_mix(args.mix), random.Random(args.seed + 1))
+    requests: list[Request] = []
+    with System(faults, seed=args.seed) as system:
+        keys: list[tuple[str, dict[str, Any]]] = []
+        for n in range(args.submissions):
+            key, payload = choose(rng, keys, n)
+            faults.met = []
+            started = time.perf_counter()
+            try:
+                answer = system.submit(payload, key)
+                status, body = answer["statusCode"], json.loads(answer["body"])
+            except Crash:
+                status, body = 0, {}
+            requests.append(
+                Request(
+                    key=key,
+                    job_id=body.get("job_id"),
+                    status=status,
+                    faults=tuple(faults.met),
+                    settled=body.get("type") != "/problems/state-unsettled",
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+            if n % 10 == 9:
+                system.work_once()
+            progress(n + 1, args.submissions)
+        faults.enabled = False
+        settled = system.reconcile()
+        system.drain()
+        verdicts = check_invariants(requests, system.jobs(), system.live_messages(), system.processed)
+        args.out.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "seed": args.seed,
+            "submissions": args.submissions,
+            "answers": dict(sorted(Counter(str(r.status or "crashed") for r in requests).items())),
+            "faults": dict(sorted(faults.injected.items())),
+            "metrics": dict(sorted(system.metrics.items())),
+            "reconciler_settled": settled,
+            "processed": sum(system.processed.values()),
+            # At-most-once processing: a worker killed after its claim, or
+            # whose completion could not be written, leaves the job here.
+            "left_processing": sum(job.status.value == "PROCESSING" for job in system.jobs()),
+            "invariants": verdicts,
+        }
+        (args.out / "report.json").write_text(json.dumps(figures, indent=2) + "\n")
+        draw_chart(requests, args.out / "chaos.png")
+        print_report(figures, args.out)
+    return 0 if all(v == "holds" for v in verdicts.values()) else 1
+
+
+def choose(rng: random.Random, keys: list[tuple[str, dict[str, Any]]], n: int) -> tuple[str | None, dict[str, Any]]:
+    """A new job, keyed or not, or a repeat of a key (its retry), and now
+    and then a key reused with another body."""
+    roll = rng.random()
+    if keys and roll < 0.25:
+        key, payload = rng.choice(keys)
+        return key, payload if rng.random() > 0.1 else {**payload, "changed": True}
+    payload = {"n": n, "size": rng.choice([1, 100, 2000])}
+    if roll < 0.7:
+        key = f"key-{n}"
+        keys.append((key, payload))
+        return key, payload
+    return None, payload
+
+
+def progress(done: int, total: int) -> None:
+    if done != total and done * 100 // total == (done - 1) * 100 // total:
+        return  # redraw once per percent
+    width = 40
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

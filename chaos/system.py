@@ -1,0 +1,176 @@
+"""The whole system on this machine: moto server, and the three handlers
+built by the production container, each with its own clients."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import uuid
+from collections import Counter
+from types import TracebackType
+from typing import Any
+
+import attrs
+import boto3
+from dependency_injector import providers
+from moto.server import ThreadedMotoServer
+
+from adapters.dynamodb_items import from_item
+from adapters.dynamodb_schema import create_table_request
+from domain.job import Job
+from entrypoints.api import build_api
+from entrypoints.config import Settings
+from entrypoints.containers import Container
+from entrypoints.lambda_context import LocalContext
+from entrypoints.reconciler import build_reconciler
+from entrypoints.worker import build_worker
+
+REGION = "us-east-1"
+
+
+class CountingMetrics:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: int = 1) -> None:
+        self.counts[name] += value
+
+    def flush(self) -> None:
+        pass
+
+
+class System:
+    def __init__(self, faults: Any, *, seed: int) -> None:
+        self._faults = faults
+        self._seed = seed
+        self.processed: Counter[str] = Counter()
+        self._metrics = CountingMetrics()
+
+    @property
+    def metrics(self) -> Counter[str]:
+        return self._metrics.counts
+
+    def __enter__(self) -> System:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        environment = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "chaos",
+            "AWS_SECRET_ACCESS_KEY": "chaos",
+        }
+        self._saved_environment = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        self._dynamodb, self._sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        self._table = f"jobs-{uuid.uuid4().hex[:8]}"
+        self._dynamodb.create_table(**create_table_request(self._table))
+        self._queue = self._sqs.create_queue(QueueName=self._table)["QueueUrl"]
+        # Short backoff keeps the run quick; the protocol is the same.
+        settings = Settings(
+            table_name=self._table, queue_url=self._queue, send_base_delay_ms=5, send_max_delay_ms=50, log_level="ERROR"
+        )
+        self._api = build_api(self._container(settings, faults=True))
+        self._worker = build_worker(self._container(settings, faults=True, step=True))
+        self._reconciler = build_reconciler(
+            self._container(attrs.evolve(settings, reconcile_grace_seconds=0), faults=False)
+        )
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._moto.stop()
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _container(self, settings: Settings, *, faults: bool, step: bool = False) -> Container:
+        container = Container()
+        container.settings.override(providers.Object(settings))
+        container.rng.override(providers.Object(random.Random(self._seed)))
+        container.metrics.override(providers.Object(self._metrics))
+        if step:
+            container.job_step.override(providers.Object(self._count_processing))
+        if faults:
+            self._faults.attach(container.sqs_client())
+            self._faults.attach(container.dynamodb_client())
+        return container
+
+    def _count_processing(self, job: Job, payload: dict[str, Any]) -> None:
+        self.processed[job.job_id] += 1
+
+    def submit(self, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
+        event = {
+            "httpMethod": "POST",
+            "path": "/jobs",
+            "headers": headers,
+            "requestContext": {"requestId": str(uuid.uuid4())},
+            "body": json.dumps({"type": "chaos", "payload": payload}),
+            "isBase64Encoded": False,
+        }
+        answer: dict[str, Any] = self._api(event, LocalContext(20_000))
+        return answer
+
+    def work_once(self) -> int:
+        """One worker invocation on what the queue hands out; what it does
+        not finish becomes visible again, as after a visibility timeout."""
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [_record(m) for m in messages]}
+        try:
+            failed = {f["itemIdentifier"] for f in self._worker(event, LocalContext(30_000))["batchItemFailures"]}
+        except BaseException as exc:  # a crash of the invocation: nothing was acknowledged
+            if type(exc).__name__ != "Crash":
+                raise
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+    def reconcile(self) -> int:
+        report = self._reconciler({"id": "chaos"}, LocalContext(60_000))
+        return int(report["settled"])
+
+    def drain(self, rounds: int = 1000) -> None:
+        for _ in range(rounds):
+            if not self.work_once():
+                return
+
+    def jobs(self) -> list[Job]:
+        items = self._dynamodb.scan(TableName=self._table, ConsistentRead=True)["Items"]
+        return [from_item(item) for item in items]
+
+    def live_messages(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _record(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "messageAttributes": {
+            k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+            for k, v in message.get("MessageAttributes", {}).items()
+        },
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:jobs",
+    }
