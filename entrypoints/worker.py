@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.json_logging import configure as configure_logging
 from adapters.json_logging import log_context
 from domain.failures import StoreFailed
-from domain.work import IncomingMessage, MalformedMessage, ProcessJobMessage
+from domain.work import IncomingMessage, MalformedMessage, WorkResult
 from entrypoints.containers import Container
 from ports.runtime import Clock
 
@@ -27,7 +28,9 @@ MARGIN = timedelta(seconds=2)
 
 
 class SqsBatchWorker:
-    def __init__(self, *, process: ProcessJobMessage, clock: Clock, metrics: Any) -> None:
+    def __init__(
+        self, *, process: Callable[[IncomingMessage, datetime], WorkResult], clock: Clock, metrics: Any
+    ) -> None:
         self._process = process
         self._clock = clock
         self._metrics = metrics
@@ -47,7 +50,7 @@ class SqsBatchWorker:
             self._metrics.flush()
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
-    def _handle(self, record: dict[str, Any], deadline: Any) -> bool:
+    def _handle(self, record: dict[str, Any], deadline: datetime) -> bool:
         """Whether the record is done with (True) or should come again."""
         attribute = (record.get("messageAttributes") or {}).get("correlation_id") or {}
         correlation_id = attribute.get("stringValue") or record["messageId"]

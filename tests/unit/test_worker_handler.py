@@ -1,0 +1,60 @@
+"""The worker handler's batch rules, on a stand-in for the use case."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from domain.failures import FailureKind, StoreFailed
+from domain.work import IncomingMessage, WorkResult
+from entrypoints.lambda_context import LocalContext
+from entrypoints.worker import SqsBatchWorker
+from tests.fakes import FakeClock, FakeMetrics
+
+
+class Scripted:
+    """Answers each job id as told: a result, or an exception to raise."""
+
+    def __init__(self, answers: dict[str, WorkResult | Exception]) -> None:
+        self.answers = answers
+
+    def __call__(self, message: IncomingMessage, deadline: datetime) -> WorkResult:
+        answer = self.answers[message.job_id]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def record(job_id: str, arn: str = "arn:aws:sqs:us-east-1:123456789012:jobs") -> dict[str, Any]:
+    body = {"job_id": job_id, "enqueue_id": "e", "payload": {}, "correlation_id": "c"}
+    return {"messageId": f"m-{job_id}", "body": json.dumps(body), "eventSourceARN": arn}
+
+
+def worker(answers: dict[str, WorkResult | Exception]) -> SqsBatchWorker:
+    return SqsBatchWorker(process=Scripted(answers), clock=FakeClock(), metrics=FakeMetrics())
+
+
+def test_only_the_records_that_may_succeed_later_come_back() -> None:
+    handler = worker(
+        {
+            "ok": WorkResult.PROCESSED,
+            "stale": WorkResult.STALE,
+            "store": StoreFailed(FailureKind.THROTTLED, "Throttling", "x"),
+            "bug": RuntimeError("unexpected"),
+        }
+    )
+    event = {"Records": [record(j) for j in ("ok", "store", "stale", "bug")]}
+
+    result = handler(event, LocalContext(30_000))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-store"}, {"itemIdentifier": "m-bug"}]}
+
+
+def test_on_a_fifo_queue_everything_after_a_failure_is_held_back() -> None:
+    fifo = "arn:aws:sqs:us-east-1:123456789012:jobs.fifo"
+    handler = worker({"a": WorkResult.PROCESSED, "b": RuntimeError("x"), "c": WorkResult.PROCESSED})
+
+    result = handler({"Records": [record(j, fifo) for j in "abc"]}, LocalContext(30_000))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-b"}, {"itemIdentifier": "m-c"}]}
