@@ -19,13 +19,11 @@ from moto.server import ThreadedMotoServer
 
 from adapters.dynamodb_items import from_item
 from adapters.dynamodb_schema import create_table_request
+from adapters.json_logging import configure as configure_logging
 from domain.job import Job
-from entrypoints.api import build_api
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
-from entrypoints.reconciler import build_reconciler
-from entrypoints.worker import build_worker
 
 REGION = "us-east-1"
 
@@ -74,11 +72,12 @@ class System:
         settings = Settings(
             table_name=self._table, queue_url=self._queue, send_base_delay_ms=5, send_max_delay_ms=50, log_level="ERROR"
         )
-        self._api = build_api(self._container(settings, faults=True))
-        self._worker = build_worker(self._container(settings, faults=True, step=True))
-        self._reconciler = build_reconciler(
-            self._container(attrs.evolve(settings, reconcile_grace_seconds=0), faults=False)
-        )
+        configure_logging(settings.log_level)
+        self._api = self._container(settings, faults=True).jobs_api()
+        self._worker = self._container(settings, faults=True, step=True).batch_worker()
+        self._reconciler = self._container(
+            attrs.evolve(settings, reconcile_grace_seconds=0), faults=False
+        ).scheduled_reconciler()
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:

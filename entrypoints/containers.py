@@ -8,6 +8,7 @@ so the same code runs on AWS, on an emulator and behind a proxy.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from datetime import timedelta
@@ -19,6 +20,7 @@ from dependency_injector import containers, providers
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.emf_metrics import EmfMetrics
 from adapters.job_steps import NoStep
+from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
@@ -26,7 +28,10 @@ from domain.reconcile import ReconcileStuckJobs
 from domain.retry import RetryPolicy
 from domain.store_retries import StoreRetries
 from domain.work import ProcessJobMessage
+from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.config import Settings
+from entrypoints.jobs_api import JobsApi
+from entrypoints.scheduled_reconciler import Reconciler
 
 
 def _dynamodb_config(settings: Settings) -> Config:
@@ -123,3 +128,27 @@ class Container(containers.DeclarativeContainer):
     process_job_message = providers.Singleton(
         ProcessJobMessage, jobs=jobs, store=store_retries, clock=clock, ids=ids, step=job_step, metrics=metrics
     )
+
+    # What the three Lambda handlers run.
+    jobs_api = providers.Singleton(
+        JobsApi,
+        enqueue_job=enqueue_job,
+        jobs=jobs,
+        clock=clock,
+        max_body_bytes=settings.provided.max_body_bytes,
+        metrics=metrics,
+    )
+    batch_worker = providers.Singleton(SqsBatchWorker, process=process_job_message, clock=clock, metrics=metrics)
+    scheduled_reconciler = providers.Singleton(Reconciler, reconcile=reconcile_stuck_jobs, clock=clock, metrics=metrics)
+
+
+@functools.cache
+def cold_start() -> Container:
+    """The object graph, built once per Lambda execution environment.
+
+    A missing or malformed setting raises here, on the first invocation,
+    naming the variable.
+    """
+    container = Container()
+    configure_logging(container.settings().log_level)
+    return container

@@ -1,88 +1,11 @@
-"""Lambda handler for the reference worker (SQS event source with
-``ReportBatchItemFailures``).
-
-Only records that may succeed on a later delivery are reported as failures:
-a store that could not answer, or a body that is not a job message (after
-maxReceiveCount it lands in the dead-letter queue for a person to read).
-Stale messages and duplicates are acknowledged.
-"""
+"""Lambda handler: the reference worker, on the jobs queue."""
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.json_logging import configure as configure_logging
-from adapters.json_logging import log_context
-from domain.failures import StoreFailed
-from domain.work import IncomingMessage, MalformedMessage, WorkResult
-from entrypoints.containers import Container
-from ports.runtime import Clock
-
-log = logging.getLogger("jobs.worker")
-
-MARGIN = timedelta(seconds=2)
-
-
-class SqsBatchWorker:
-    def __init__(
-        self, *, process: Callable[[IncomingMessage, datetime], WorkResult], clock: Clock, metrics: Any
-    ) -> None:
-        self._process = process
-        self._clock = clock
-        self._metrics = metrics
-
-    def __call__(self, event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
-        deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis()) - MARGIN
-        failures: list[str] = []
-        try:
-            for record in event.get("Records", []):
-                message_id = record["messageId"]
-                # On a FIFO queue, a failure must hold back the rest of the
-                # batch, or SQS would deliver them out of order.
-                held_back = bool(failures) and record.get("eventSourceARN", "").endswith(".fifo")
-                if held_back or not self._handle(record, deadline):
-                    failures.append(message_id)
-        finally:
-            self._metrics.flush()
-        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
-
-    def _handle(self, record: dict[str, Any], deadline: datetime) -> bool:
-        """Whether the record is done with (True) or should come again."""
-        attribute = (record.get("messageAttributes") or {}).get("correlation_id") or {}
-        correlation_id = attribute.get("stringValue") or record["messageId"]
-        with log_context(correlation_id=correlation_id, message_id=record["messageId"]):
-            try:
-                message = IncomingMessage.parse(record.get("body", ""))
-            except MalformedMessage as exc:
-                log.error("not a job message; left for the dead-letter queue", extra={"reason": str(exc)})
-                return False
-            fields = {"job_id": message.job_id, "enqueue_id": message.enqueue_id}
-            try:
-                result = self._process(message, deadline)
-            except StoreFailed as exc:
-                log.warning("job store unavailable; message will come again", extra={**fields, "code": exc.code})
-                return False
-            except Exception:
-                # One record's bug must not fail the batch: the others are done.
-                log.exception("message not handled; it will come again", extra=fields)
-                return False
-            log.info("message handled", extra={**fields, "result": result.value})
-            return True
-
-
-def build_worker(container: Container) -> SqsBatchWorker:
-    configure_logging(container.settings().log_level)
-    return SqsBatchWorker(process=container.process_job_message(), clock=container.clock(), metrics=container.metrics())
-
-
-@functools.cache
-def _worker() -> SqsBatchWorker:
-    return build_worker(Container())
+from entrypoints.containers import cold_start
 
 
 def handler(event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
-    return _worker()(event, context)
+    return cold_start().batch_worker()(event, context)

@@ -13,7 +13,6 @@ import pytest
 from dependency_injector import providers
 
 from chaos.faults import AwsError, FaultInjector, Pass, Raise, connection_closed, read_timeout
-from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import body_of, event, submit
@@ -29,7 +28,7 @@ DDB_THROTTLED = AwsError(400, "ProvisionedThroughputExceededException")
 
 @pytest.fixture
 def call(container: Container) -> Call:
-    api = build_api(container)
+    api = container.jobs_api()
 
     def call(evt: dict[str, Any], timeout_ms: int = 30_000) -> dict[str, Any]:
         return api(evt, LocalContext(timeout_ms))
@@ -192,7 +191,7 @@ class TestAnswersComeBeforeTheDeadline:
         )
         context = LocalContext(2_500)
 
-        response = build_api(container)(submit(), context)
+        response = container.jobs_api()(submit(), context)
 
         assert response["statusCode"] == 503
         assert context.get_remaining_time_in_millis() > 0

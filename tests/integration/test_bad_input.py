@@ -10,7 +10,6 @@ from dependency_injector import providers
 
 from chaos.faults import FaultInjector
 from domain.submission import SQS_TEXT
-from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import JSON, body_of, event, submit
@@ -56,7 +55,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
 def test_a_bad_request_gets_its_problem_and_writes_nothing(
     container: Container, aws: Aws, faults: FaultInjector, request_event: dict[str, Any], status: int
 ) -> None:
-    response = build_api(container)(request_event, LocalContext(30_000))
+    response = container.jobs_api()(request_event, LocalContext(30_000))
 
     assert response["statusCode"] == status
     assert response["headers"]["Content-Type"] == "application/problem+json"
@@ -72,14 +71,14 @@ def test_a_body_over_the_limit_is_413(aws: Aws, faults: FaultInjector) -> None:
     container.settings.override(providers.Object(settings_for(aws, max_body_bytes=100)))
     faults.attach(container.dynamodb_client())
 
-    response = build_api(container)(submit({"blob": "x" * 100}), LocalContext(30_000))
+    response = container.jobs_api()(submit({"blob": "x" * 100}), LocalContext(30_000))
 
     assert response["statusCode"] == 413
     assert faults.calls == {}
 
 
 def test_an_unknown_job_is_a_404_problem(container: Container) -> None:
-    response = build_api(container)(event("GET", "/jobs/no-such-job"), LocalContext(30_000))
+    response = container.jobs_api()(event("GET", "/jobs/no-such-job"), LocalContext(30_000))
     assert response["statusCode"] == 404
     assert body_of(response)["job_id"] == "no-such-job"
 
@@ -92,7 +91,7 @@ def test_an_unknown_job_is_a_404_problem(container: Container) -> None:
 def test_payload_text_that_sqs_would_refuse_raw_is_escaped_into_the_message(
     container: Container, aws: Aws, text: str
 ) -> None:
-    response = build_api(container)(submit({"text": text}), LocalContext(30_000))
+    response = container.jobs_api()(submit({"text": text}), LocalContext(30_000))
 
     assert response["statusCode"] == 202
     [message] = aws.messages()

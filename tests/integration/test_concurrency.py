@@ -9,7 +9,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import body_of, submit
@@ -20,7 +19,7 @@ SHARED_KEYS = ["shared-a", "shared-b"]
 
 
 def test_concurrent_submissions_make_one_job_per_key_and_lose_none(container: Container, aws: Aws) -> None:
-    api = build_api(container)
+    api = container.jobs_api()
     start = threading.Barrier(THREADS)
 
     def client(n: int) -> list[tuple[str, dict[str, Any]]]:

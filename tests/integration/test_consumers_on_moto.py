@@ -8,11 +8,8 @@ from typing import Any
 from dependency_injector import providers
 
 from chaos.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
-from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
-from entrypoints.reconciler import build_reconciler
-from entrypoints.worker import build_worker
 from tests.events import body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
 
@@ -48,26 +45,26 @@ def test_a_job_left_queued_by_a_failed_rollback_is_pending_after_one_reconciler_
 ) -> None:
     faults.add("SendMessage", *[UNAVAILABLE] * 4)
     faults.add("PutItem", Pass(), *[DDB_THROTTLED] * 3)
-    answer = build_api(container)(submit(), LocalContext(30_000))
+    answer = container.jobs_api()(submit(), LocalContext(30_000))
     assert answer["statusCode"] == 500
     job_id = body_of(answer)["job_id"]
     container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
 
-    report = build_reconciler(container)({"id": "scheduled-run-1"}, LocalContext(60_000))
+    report = container.scheduled_reconciler()({"id": "scheduled-run-1"}, LocalContext(60_000))
 
     assert report["settled"] == 1
-    view = body_of(build_api(container)(event("GET", f"/jobs/{job_id}"), LocalContext(30_000)))
+    view = body_of(container.jobs_api()(event("GET", f"/jobs/{job_id}"), LocalContext(30_000)))
     assert view["status"] == "PENDING"
     assert view["last_error"]["code"] == "Abandoned"
-    again = build_reconciler(container)({"id": "scheduled-run-2"}, LocalContext(60_000))
+    again = container.scheduled_reconciler()({"id": "scheduled-run-2"}, LocalContext(60_000))
     assert again["found"] == 0  # settled jobs leave the index: a second run has nothing to do
 
 
 def test_the_reconciler_leaves_accepted_jobs_alone(container: Container, aws: Aws) -> None:
-    assert build_api(container)(submit(), LocalContext(30_000))["statusCode"] == 202
+    assert container.jobs_api()(submit(), LocalContext(30_000))["statusCode"] == 202
     container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
 
-    report = build_reconciler(container)({}, LocalContext(60_000))
+    report = container.scheduled_reconciler()({}, LocalContext(60_000))
 
     assert report["found"] == 0
     [item] = aws.items()
@@ -77,7 +74,7 @@ def test_the_reconciler_leaves_accepted_jobs_alone(container: Container, aws: Aw
 def test_a_batch_with_a_live_a_stale_and_a_duplicate_message(
     container: Container, aws: Aws, faults: FaultInjector
 ) -> None:
-    api = build_api(container)
+    api = container.jobs_api()
     live_job = body_of(api(submit({"n": 1}), LocalContext(30_000)))["job_id"]
     faults.add("SendMessage", *[Raise(read_timeout, delivered=True)] * 4)
     stale_job = body_of(api(submit({"n": 2}), LocalContext(30_000)))["job_id"]
@@ -85,7 +82,7 @@ def test_a_batch_with_a_live_a_stale_and_a_duplicate_message(
     by_job = {json.loads(m["Body"])["job_id"]: m for m in messages}
     live_message, stale_message = by_job[live_job], by_job[stale_job]
     stale_before = aws.item(stale_job)
-    worker = build_worker(container)
+    worker = container.batch_worker()
 
     batch = sqs_event(aws, [live_message, stale_message, live_message])
     result = worker(batch, LocalContext(60_000))
@@ -101,13 +98,13 @@ def test_a_batch_with_a_live_a_stale_and_a_duplicate_message(
 def test_only_the_record_whose_store_call_failed_comes_back(
     container: Container, aws: Aws, faults: FaultInjector
 ) -> None:
-    api = build_api(container)
+    api = container.jobs_api()
     for n in range(2):
         api(submit({"n": n}), LocalContext(30_000))
     messages = aws.messages()
     faults.add("GetItem", AwsError(500, "InternalServerError"))
 
-    result = build_worker(container)(sqs_event(aws, messages), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event(aws, messages), LocalContext(60_000))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
 
@@ -116,7 +113,7 @@ def test_a_body_that_is_not_a_job_message_is_left_for_the_dead_letter_queue(cont
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="hello")
     [message] = aws.messages()
 
-    result = build_worker(container)(sqs_event(aws, [message]), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event(aws, [message]), LocalContext(60_000))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
 
@@ -128,7 +125,7 @@ def test_on_a_fifo_queue_the_copy_an_ambiguous_send_left_is_dropped_by_sqs(aws: 
     faults.attach(container.sqs_client())
     faults.add("SendMessage", Raise(read_timeout, delivered=True))
 
-    answer = build_api(container)(submit(), LocalContext(30_000))
+    answer = container.jobs_api()(submit(), LocalContext(30_000))
 
     assert answer["statusCode"] == 202
     assert faults.calls["SendMessage"] == 2
@@ -149,9 +146,9 @@ def test_on_a_fifo_queue_a_failure_holds_back_the_rest_of_the_batch(container: C
     aws.sqs.send_message(QueueUrl=fifo_url, MessageBody=json.dumps(valid), MessageGroupId="g")
     messages = aws.sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]
 
-    result = build_worker(container)(sqs_event(aws, messages, fifo_url), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event(aws, messages, fifo_url), LocalContext(60_000))
 
     assert len(messages) == 2
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [m["MessageId"] for m in messages]
-    alone = build_worker(container)(sqs_event(aws, messages[1:], fifo_url), LocalContext(60_000))
+    alone = container.batch_worker()(sqs_event(aws, messages[1:], fifo_url), LocalContext(60_000))
     assert alone == {"batchItemFailures": []}

@@ -13,7 +13,6 @@ import pytest
 from adapters.emf_metrics import EmfMetrics
 from adapters.json_logging import JsonFormatter
 from chaos.faults import AwsError, FaultInjector
-from entrypoints.api import build_api
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import submit
@@ -28,9 +27,12 @@ def json_log() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("jobs")
+    level = logger.level
+    logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     yield stream
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_each_attempt_and_the_rollback_get_a_line_with_the_ids(
 ) -> None:
     faults.add("SendMessage", *[AwsError(400, "RequestThrottled", "RequestThrottled")] * 4)
 
-    response = build_api(container)(submit({"secret": SECRET}), LocalContext(30_000))
+    response = container.jobs_api()(submit({"secret": SECRET}), LocalContext(30_000))
 
     assert response["statusCode"] == 503
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
@@ -69,7 +71,7 @@ def test_each_attempt_and_the_rollback_get_a_line_with_the_ids(
 def test_an_accepted_job_counts_once_and_metrics_are_flushed_per_request(
     container: Container, emf: io.StringIO
 ) -> None:
-    api = build_api(container)
+    api = container.jobs_api()
 
     api(submit(), LocalContext(30_000))
     api(submit(), LocalContext(30_000))

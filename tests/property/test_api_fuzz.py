@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
-from entrypoints.api import JobsApi
+from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
 from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics
 

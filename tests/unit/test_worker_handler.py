@@ -8,8 +8,8 @@ from typing import Any
 
 from domain.failures import FailureKind, StoreFailed
 from domain.work import IncomingMessage, WorkResult
+from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.lambda_context import LocalContext
-from entrypoints.worker import SqsBatchWorker
 from tests.fakes import FakeClock, FakeMetrics
 
 

@@ -1,0 +1,269 @@
+"""The jobs HTTP API behind API Gateway (REST, proxy integration, 1.0).
+
+``JobsApi`` takes its collaborators in its constructor, so tests build it on
+fakes; the container builds it for the Lambda handler (``entrypoints.api``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from adapters.json_logging import log_context
+from domain.enqueue import EnqueueJob
+from domain.failures import StoreFailed
+from domain.job import Job
+from domain.outcomes import (
+    Accepted,
+    ContentRejected,
+    Failed,
+    InFlight,
+    KeyReused,
+    Outcome,
+    Unavailable,
+)
+from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
+from entrypoints.api_gateway import BadRequest, HttpRequest, json_response, problem
+from ports.repository import JobRepository
+from ports.runtime import Clock
+
+log = logging.getLogger("jobs.api")
+
+JOB_PATH = re.compile(r"/jobs/([^/]+)")
+FIELDS = {"type", "payload"}
+
+
+class JobsApi:
+    def __init__(
+        self, *, enqueue_job: EnqueueJob, jobs: JobRepository, clock: Clock, max_body_bytes: int, metrics: Any
+    ) -> None:
+        self._enqueue = enqueue_job
+        self._jobs = jobs
+        self._clock = clock
+        self._max_body_bytes = max_body_bytes
+        self._metrics = metrics
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        correlation_id = _fallback_correlation_id(event)
+        outcome: dict[str, str] = {}
+        try:
+            request = HttpRequest.from_event(event)
+            correlation_id = _correlation_id(request)
+            with log_context(correlation_id=correlation_id):
+                response = self._route(request, correlation_id, context, outcome)
+        except BadRequest as exc:
+            response = problem(
+                exc.status,
+                exc.slug,
+                exc.title,
+                exc.detail,
+                correlation_id=correlation_id,
+                retryable=False,
+                headers=exc.headers,
+            )
+        except Exception:
+            log.exception("unhandled error", extra={"correlation_id": correlation_id})
+            response = problem(
+                500,
+                "internal-error",
+                "Internal server error",
+                "the request failed unexpectedly",
+                correlation_id=correlation_id,
+                retryable=True,
+            )
+        finally:
+            self._metrics.flush()
+        response["headers"]["X-Correlation-Id"] = correlation_id
+        log.info(
+            "request answered",
+            extra={
+                "correlation_id": correlation_id,
+                "status": response["statusCode"],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                **outcome,
+            },
+        )
+        return response
+
+    def _route(
+        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
+    ) -> dict[str, Any]:
+        if request.path == "/jobs":
+            if request.method != "POST":
+                raise _not_allowed("POST")
+            return self._submit(request, correlation_id, context, outcome)
+        match = JOB_PATH.fullmatch(request.path)
+        if match:
+            if request.method != "GET":
+                raise _not_allowed("GET")
+            return self._status(match.group(1), correlation_id)
+        raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
+
+    def _submit(
+        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
+    ) -> dict[str, Any]:
+        document = request.json_object(self._max_body_bytes)
+        unexpected = sorted(set(document) - FIELDS)
+        if unexpected or "type" not in document or "payload" not in document:
+            detail = f"unexpected fields: {', '.join(unexpected)}" if unexpected else "type and payload are required"
+            raise BadRequest(400, "invalid-job", "Bad request", detail)
+        if not isinstance(document["type"], str):
+            raise BadRequest(400, "invalid-job", "Bad request", "type must be a string")
+        try:
+            submission = Submission(
+                job_type=document["type"],
+                payload=document["payload"],
+                correlation_id=correlation_id,
+                idempotency_key=request.headers.get("idempotency-key"),
+            )
+            submission.check_fits_in_a_message()
+        except InvalidSubmission as exc:
+            status, slug = (413, "body-too-large") if exc.too_large else (400, "invalid-job")
+            raise BadRequest(status, slug, "Bad request", exc.detail) from None
+        deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
+        settled = self._enqueue(submission, deadline)
+        outcome.update(job_id=settled.job_id, outcome=type(settled).__name__)
+        return _answer(settled, correlation_id)
+
+    def _status(self, job_id: str, correlation_id: str) -> dict[str, Any]:
+        try:
+            job = self._jobs.get(job_id)
+        except StoreFailed as exc:
+            retryable = exc.kind.retryable
+            return problem(
+                503 if retryable else 500,
+                "store-unavailable",
+                "Job store unavailable",
+                f"the job could not be read ({exc.code})",
+                correlation_id=correlation_id,
+                retryable=retryable,
+                job_id=job_id,
+                headers={"Retry-After": "1"} if retryable else None,
+            )
+        if job is None:
+            return problem(
+                404,
+                "job-not-found",
+                "Not found",
+                "no job has that id",
+                correlation_id=correlation_id,
+                retryable=False,
+                job_id=job_id,
+            )
+        return json_response(200, _job_view(job), {"X-Correlation-Id": correlation_id})
+
+
+def _answer(outcome: Outcome, correlation_id: str) -> dict[str, Any]:
+    job_id = outcome.job_id
+    common: dict[str, Any] = {"correlation_id": correlation_id, "job_id": job_id}
+    match outcome:
+        case Accepted():
+            body = {"job_id": job_id, "status": "QUEUED", "correlation_id": correlation_id}
+            return json_response(202, body, {"Location": f"/jobs/{job_id}", "X-Correlation-Id": correlation_id})
+        case InFlight():
+            return problem(
+                409,
+                "request-in-flight",
+                "Conflict",
+                "a request with this Idempotency-Key is still in progress",
+                retryable=True,
+                headers={"Retry-After": "1"},
+                **common,
+            )
+        case KeyReused():
+            return problem(
+                422,
+                "idempotency-key-reused",
+                "Unprocessable content",
+                "this Idempotency-Key was used with a different request body",
+                retryable=False,
+                **common,
+            )
+        case Unavailable(error=error, retry_after_s=retry_after):
+            return problem(
+                503,
+                "queue-unavailable",
+                "Service unavailable",
+                f"the job could not be queued ({error.code}); it is PENDING and safe to retry",
+                retryable=True,
+                headers={"Retry-After": str(retry_after)},
+                **common,
+            )
+        case Failed(error=error, settled=True):
+            return problem(
+                500,
+                "enqueue-failed",
+                "Internal server error",
+                f"the job could not be queued ({error.code}); it is PENDING and needs an operator",
+                retryable=False,
+                **common,
+            )
+        case Failed(error=error):
+            return problem(
+                500,
+                "state-unsettled",
+                "Internal server error",
+                f"the job's state could not be settled ({error.code}); repeat the request with the same "
+                "Idempotency-Key, or read the job, to learn the outcome",
+                retryable=True,
+                **common,
+            )
+        case ContentRejected(error=error, too_large=too_large):
+            return problem(
+                413 if too_large else 400,
+                "content-rejected",
+                "Bad request",
+                f"the queue refused the job's content ({error.code})",
+                retryable=False,
+                **common,
+            )
+    raise AssertionError(f"unmapped outcome {outcome!r}")
+
+
+def _job_view(job: Job) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "type": job.job_type,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+        "attempts": job.attempts,
+    }
+    if job.last_error is not None:
+        error = job.last_error
+        view["last_error"] = {
+            "code": error.code,
+            "kind": error.kind.value,
+            "message": error.message,
+            "at": error.at.isoformat(),
+        }
+    return view
+
+
+def _not_allowed(allowed: str) -> BadRequest:
+    return BadRequest(405, "method-not-allowed", "Method not allowed", f"use {allowed}", {"Allow": allowed})
+
+
+def _correlation_id(request: HttpRequest) -> str:
+    given = request.headers.get("x-correlation-id")
+    if given is not None:
+        if not HEADER_TOKEN.fullmatch(given):
+            raise BadRequest(
+                400,
+                "invalid-correlation-id",
+                "Bad request",
+                "X-Correlation-Id must be 1 to 255 printable ASCII characters",
+            )
+        return given
+    return request.request_id or str(uuid.uuid4())
+
+
+def _fallback_correlation_id(event: Any) -> str:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return str(request_id) if request_id else str(uuid.uuid4())
