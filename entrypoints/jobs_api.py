@@ -189,7 +189,7 @@ def _answer(outcome: Outcome, correlation_id: str) -> dict[str, Any]:
                 503,
                 "queue-unavailable",
                 "Service unavailable",
-                f"the job could not be queued ({error.code}); it is PENDING and safe to retry",
+                f"the job could not be queued ({error.code}); it is not queued and it is safe to retry",
                 retryable=True,
                 headers={"Retry-After": str(retry_after)},
                 **common,
@@ -199,7 +199,7 @@ def _answer(outcome: Outcome, correlation_id: str) -> dict[str, Any]:
                 500,
                 "enqueue-failed",
                 "Internal server error",
-                f"the job could not be queued ({error.code}); it is PENDING and needs an operator",
+                f"the job could not be queued ({error.code}); retrying will not help until the cause is fixed",
                 retryable=False,
                 **common,
             )
