@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import attrs
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -31,17 +32,15 @@ MAY_HAVE_ARRIVED = (ReadTimeoutError, ConnectionClosedError)
 CONFIGURATION = (NoCredentialsError, PartialCredentialsError)
 
 
+@attrs.frozen
 class Classified:
     """One failure, described for logs and for the domain."""
 
-    def __init__(
-        self, kind: FailureKind, code: str, message: str, http_status: int | None, request_id: str | None
-    ) -> None:
-        self.kind = kind
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-        self.request_id = request_id
+    kind: FailureKind
+    code: str
+    message: str
+    http_status: int | None
+    request_id: str | None
 
 
 def classify(
