@@ -143,7 +143,8 @@ class EnqueueJob:
         error = exc.as_last_error(self._clock.now())
         if exc.kind is FailureKind.AMBIGUOUS or (stored is not None and stored.status is not JobStatus.PENDING):
             return Failed(job_id, error, settled=False)
-        return self._failure_outcome(job_id, error)
+        # Nothing stored means no job to name: a GET for its id would be 404.
+        return self._failure_outcome(job_id if stored is not None else None, error)
 
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Outcome | Job:
         """Answer a request whose Idempotency-Key is already in use."""
@@ -270,7 +271,7 @@ class EnqueueJob:
             log.info("rolled back to PENDING", extra=_fields(job, code=error.code, kind=error.kind.value))
         return self._failure_outcome(job.job_id, error)
 
-    def _failure_outcome(self, job_id: str, error: LastError) -> Outcome:
+    def _failure_outcome(self, job_id: str | None, error: LastError) -> Outcome:
         if error.kind is FailureKind.PERMANENT:
             self._metrics.count("PermanentFailures")
             return Failed(job_id, error, settled=True)

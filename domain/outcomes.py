@@ -31,9 +31,10 @@ class KeyReused:
 
 @attrs.frozen
 class Unavailable:
-    """Transient failure; the job is PENDING, no live message (503)."""
+    """Transient failure; the job is PENDING, or was never recorded (then
+    ``job_id`` is None), and no live message exists (503)."""
 
-    job_id: str
+    job_id: str | None
     error: LastError
     retry_after_s: int
 
@@ -43,11 +44,11 @@ class Failed:
     """Permanent failure, or a state this request could not settle (500).
 
     ``settled`` says whether the job is known to be PENDING with
-    ``last_error``; if not, the reconciler or the next request with the same
-    key settles it.
+    ``last_error`` (or was never recorded: then ``job_id`` is None); if not,
+    the reconciler or the next request with the same key settles it.
     """
 
-    job_id: str
+    job_id: str | None
     error: LastError
     settled: bool
 
@@ -56,7 +57,7 @@ class Failed:
 class ContentRejected:
     """SQS refused the content our own checks let through (400 or 413)."""
 
-    job_id: str
+    job_id: str | None
     error: LastError
     too_large: bool
 

@@ -127,7 +127,7 @@ class JobsApi:
             raise BadRequest(status, slug, "Bad request", exc.detail) from None
         deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         settled = self._enqueue(submission, deadline)
-        outcome.update(job_id=settled.job_id, outcome=type(settled).__name__)
+        outcome.update(outcome=type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {}))
         return _answer(settled, correlation_id)
 
     def _status(self, job_id: str, correlation_id: str) -> dict[str, Any]:

@@ -243,3 +243,15 @@ class TestIdempotencyKey:
 
         assert response["statusCode"] == 409
         assert response["headers"]["Retry-After"] == "1"
+
+
+def test_a_job_that_could_not_be_recorded_is_not_named_in_the_problem(
+    call: Call, aws: Aws, faults: FaultInjector
+) -> None:
+    faults.add("PutItem", *[DDB_THROTTLED] * 3)
+
+    response = call(submit())
+
+    assert response["statusCode"] == 503
+    assert "job_id" not in body_of(response)
+    assert aws.items() == [] and aws.messages() == []

@@ -185,6 +185,9 @@ class Consistency(RuleBasedStateMachine):
             assert (dict(self.jobs.jobs), len(self.queue.sent)) == before
             return
         assert not isinstance(outcome, ContentRejected)  # no content faults are injected
+        if outcome.job_id is None:  # nothing was recorded: no job to check
+            assert len(self.jobs.jobs) == len(before[0])
+            return
         self.told[outcome.job_id] = outcome
         self._check_answer(outcome.job_id)
 

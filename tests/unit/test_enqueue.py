@@ -172,11 +172,13 @@ def test_a_confirmation_that_cannot_be_written_undoes_the_episode(world: World) 
     assert live_messages(world) == []
 
 
-def test_a_job_that_cannot_be_recorded_is_never_sent(world: World) -> None:
+def test_a_job_that_cannot_be_recorded_is_never_sent_nor_named(world: World) -> None:
     world.jobs.fail("create", *[store_failure(FailureKind.THROTTLED)] * 3)
 
-    assert isinstance(world.submit(), Unavailable)
-    assert world.queue.calls == 0
+    outcome = world.submit()
+
+    assert isinstance(outcome, Unavailable) and outcome.job_id is None
+    assert world.queue.calls == 0 and world.jobs.jobs == {}
 
 
 def test_an_ambiguous_create_that_landed_is_recognised_as_ours(world: World) -> None:
