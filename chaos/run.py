@@ -101,8 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=300, help="how many API requests (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="reproduces a run (default: %(default)s)")
-    parser.add_argument("--mix", default=DEFAULT_MIX, help="fault=probability per AWS call, comma-separated")
-    parser.add_argument("--out", type=Path, default=Path("chaos-report"), help="where the report and chart go")
+    parser.add_argument(
+        "--mix",
+        default=DEFAULT_MIX,
+        help=f"fault=probability per AWS call, comma-separated; faults: {', '.join(KINDS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("chaos-report"), help="where the report and chart go (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     from chaos.system import System

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout-ms",
         type=int,
-        default=15_000,
+        default=20_000,
         help="the Lambda timeout each request is given, as the deployed function has (default: %(default)s)",
     )
     args = parser.parse_args(argv)
@@ -104,7 +104,7 @@ def start_embedded_aws() -> Any:
 
 
 class ApiGatewayBridge(BaseHTTPRequestHandler):
-    timeout_ms = 15_000
+    timeout_ms = 20_000
     lambda_handler: Any = None
 
     def do_GET(self) -> None:
