@@ -2,7 +2,7 @@
 
 Built once per cold start. Creating boto3 clients makes no AWS call; the
 endpoint, region and credentials come from boto3's own environment
-settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SQS``, ``AWS_REGION``...),
+settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SQS``, ``AWS_DEFAULT_REGION``...),
 so the same code runs on AWS, on an emulator and behind a proxy.
 """
 
