@@ -127,12 +127,10 @@ class EnqueueJob:
         """The create surely did not land, but the key may name a job from an
         earlier request: answer for that job, not for the write that failed.
         Reads often go through when writes are throttled."""
-        found: list[Job | None] = []
         try:
-            self._store.run(lambda: found.append(self._jobs.get(job_id)), budget.settle_by)
+            existing = self._store.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
             return Failed(job_id, exc.as_last_error(self._clock.now()), settled=False)
-        existing = found[-1]
         replay = None if existing is None else _replay(existing, submission, self._clock.now())
         return replay or self._write_failed(job_id, existing, exc)
 

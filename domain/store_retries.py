@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from domain.failures import FailureKind, StoreFailed
 from domain.retry import RandomSource, Retry, RetryPolicy
 from ports.runtime import Clock, Sleeper
 
 log = logging.getLogger("jobs.store")
+T = TypeVar("T")
 
 
 class StoreRetries:
@@ -26,8 +28,9 @@ class StoreRetries:
         self._sleeper = sleeper
         self._rng = rng
 
-    def run(self, action: Callable[[], None], deadline: datetime) -> None:
-        """Run ``action`` until it succeeds or the policy gives up.
+    def run(self, action: Callable[[], T], deadline: datetime) -> T:
+        """Run ``action`` until it succeeds or the policy gives up; return
+        what it returns.
 
         ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
         are answers, not failures. ``StoreFailed`` is raised when giving up.
@@ -42,8 +45,7 @@ class StoreRetries:
                 )
             attempt += 1
             try:
-                action()
-                return
+                return action()
             except StoreFailed as exc:
                 maybe_applied = maybe_applied or exc.kind is FailureKind.AMBIGUOUS
                 decision = self._policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)

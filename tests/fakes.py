@@ -10,6 +10,7 @@ import contextlib
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import attrs
 
@@ -19,6 +20,7 @@ from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -115,9 +117,7 @@ class FakeJobRepository:
         self._call("save", lambda: self._save(job, expected))
 
     def get(self, job_id: str) -> Job | None:
-        result: list[Job | None] = []
-        self._call("get", lambda: result.append(self.jobs.get(job_id)))
-        return result[0]
+        return self._call("get", lambda: self.jobs.get(job_id))
 
     def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
         self.calls["find_unconfirmed"] += 1
@@ -135,7 +135,7 @@ class FakeJobRepository:
             raise ConditionFailed(job.job_id, current)
         self.jobs[job.job_id] = job
 
-    def _call(self, operation: str, action: Callable[[], None]) -> None:
+    def _call(self, operation: str, action: Callable[[], T]) -> T:
         self.calls[operation] += 1
         self._tick()
         script = self._script[operation]
@@ -152,7 +152,7 @@ class FakeJobRepository:
             raise step.failure
         elif step is not None:
             raise step
-        action()
+        return action()
 
 
 class FakeJobPublisher:
