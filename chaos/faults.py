@@ -52,6 +52,15 @@ class Pass:
 Fault = AwsError | Raise | Pass
 
 
+class Crash(BaseException):
+    """The invocation is killed mid-flight: not an ``Exception``, so no
+    ``except Exception`` in the service or in botocore catches it."""
+
+
+def crash(url: str) -> BaseException:
+    return Crash()
+
+
 def never_connected(url: str) -> Exception:
     error: Exception = EndpointConnectionError(endpoint_url=url)
     return error

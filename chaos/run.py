@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from chaos.faults import AwsError, Fault, Raise, apply, never_connected, operation_of, read_timeout
+from chaos.faults import AwsError, Crash, Fault, Raise, apply, crash, never_connected, operation_of, read_timeout
 from chaos.report import Request, check_invariants, draw_chart, print_report
 
 # Per AWS call. Heavy enough that some requests exhaust their four send
@@ -32,14 +32,6 @@ DEFAULT_MIX = (
     "sqs_throttled=0.12,sqs_unavailable=0.12,sqs_lost=0.06,sqs_not_sent=0.05,sqs_permanent=0.01,"
     "ddb_throttled=0.06,ddb_lost=0.03,crash=0.01"
 )
-
-
-class Crash(BaseException):
-    """The invocation is killed mid-flight."""
-
-
-def crash(url: str) -> BaseException:
-    return Crash()
 
 
 # name -> (operations it hits, the fault)

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from adapters.dynamodb_items import from_item
 from chaos.faults import (
     AwsError,
+    Crash,
     Fault,
     FaultInjector,
     Pass,
     Raise,
+    crash,
     never_connected,
     read_timeout,
 )
@@ -41,15 +43,6 @@ from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository,
 from tests.fakes import send_failure as send
 from tests.fakes import store_failure as store
 from tests.integration.conftest import Aws, new_aws, settings_for
-
-
-class Crash(BaseException):
-    pass
-
-
-def crash(url: str) -> BaseException:
-    return Crash()
-
 
 # Each fault once in the fakes' words and once in botocore's.
 SENDS: list[tuple[Step, Fault]] = [

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from chaos.faults import Crash
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, OutsideFailure
 from domain.job import TAKEN, Job, JobStatus
@@ -41,10 +42,6 @@ from tests.property.stats import STATS
 
 EXAMPLES = int(os.environ.get("CONSISTENCY_EXAMPLES", "200"))
 GRACE = timedelta(seconds=300)
-
-
-class Crash(BaseException):
-    """The invocation is killed: nothing after this point runs."""
 
 
 SEND_FAULTS: list[Step] = [
