@@ -22,6 +22,7 @@ from adapters.dynamodb_schema import create_table_request
 from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
 from domain.job import Job
+from entrypoints.api_gateway import proxy_event
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -106,14 +107,8 @@ class System:
 
     def submit(self, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
-        event = {
-            "httpMethod": "POST",
-            "path": "/jobs",
-            "headers": headers,
-            "requestContext": {"requestId": str(uuid.uuid4())},
-            "body": json.dumps({"type": "chaos", "payload": payload}),
-            "isBase64Encoded": False,
-        }
+        body = json.dumps({"type": "chaos", "payload": payload})
+        event = proxy_event("POST", "/jobs", body, headers, request_id=str(uuid.uuid4()), stage="chaos")
         answer: dict[str, Any] = self._api(event, LocalContext(20_000))
         return answer
 
@@ -125,7 +120,7 @@ class System:
         ).get("Messages", [])
         if not messages:
             return 0
-        event = {"Records": [_record(m) for m in messages]}
+        event = sqs_event(messages, self._queue)
         try:
             failed = {f["itemIdentifier"] for f in self._worker(event, LocalContext(30_000))["batchItemFailures"]}
         except Crash:  # the invocation was killed: nothing was acknowledged
@@ -160,15 +155,25 @@ class System:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def _record(message: dict[str, Any]) -> dict[str, Any]:
+def sqs_event(messages: list[dict[str, Any]], queue_url: str) -> dict[str, Any]:
+    """Messages from ``receive_message`` as the SQS event source hands them
+    to a Lambda function."""
+    arn = f"arn:aws:sqs:{REGION}:123456789012:{queue_url.rsplit('/', 1)[-1]}"
     return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "messageAttributes": {
-            k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
-            for k, v in message.get("MessageAttributes", {}).items()
-        },
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:jobs",
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {
+                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+                    for k, v in m.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -75,6 +76,40 @@ class HttpRequest:
         if not isinstance(document, dict):
             raise BadRequest(400, "invalid-job", "Bad request", "the body must be a JSON object")
         return document
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    body: str | bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    request_id: str,
+    stage: str,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """The event API Gateway hands this API's Lambda: for the local server,
+    the tests and the chaos run. Bytes that are not UTF-8 text arrive
+    base64-encoded, as API Gateway sends a binary body."""
+    if isinstance(body, bytes):
+        raw = body
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            body, base64_encoded = base64.b64encode(raw).decode(), True
+    job = path.startswith("/jobs/")
+    return {
+        "resource": "/jobs/{job_id}" if job else path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers) if headers is not None else None,
+        "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
+        "queryStringParameters": None,
+        "pathParameters": {"job_id": path.rsplit("/", 1)[-1]} if job else None,
+        "requestContext": {"requestId": request_id, "stage": stage, "httpMethod": method, "path": path},
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
 
 
 def _body_bytes(body: Any, is_base64: Any) -> bytes | None:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from entrypoints.api_gateway import proxy_event
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
@@ -121,25 +122,15 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
 
     def _invoke(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else None
         request_id = str(uuid.uuid4())
-        try:
-            body, encoded = (raw.decode("utf-8"), False) if raw is not None else (None, False)
-        except UnicodeDecodeError:
-            body, encoded = base64.b64encode(raw or b"").decode(), True
-        path = urlsplit(self.path).path
-        event = {
-            "resource": path,
-            "path": path,
-            "httpMethod": self.command,
-            "headers": dict(self.headers.items()),
-            "multiValueHeaders": {k: self.headers.get_all(k) for k in self.headers},
-            "queryStringParameters": None,
-            "pathParameters": None,
-            "requestContext": {"requestId": request_id, "stage": "local", "httpMethod": self.command, "path": path},
-            "body": body,
-            "isBase64Encoded": encoded,
-        }
+        event = proxy_event(
+            self.command,
+            urlsplit(self.path).path,
+            self.rfile.read(length) if length else None,
+            dict(self.headers.items()),
+            request_id=request_id,
+            stage="local",
+        )
         response = self.lambda_handler(event, LocalContext(self.timeout_ms, request_id))
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")

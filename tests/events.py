@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
+
+from entrypoints.api_gateway import proxy_event
 
 JSON = {"Content-Type": "application/json"}
 
@@ -18,21 +19,7 @@ def event(
     base64_encoded: bool = False,
     request_id: str = "apigw-request-1",
 ) -> dict[str, Any]:
-    if isinstance(body, bytes):
-        body = base64.b64encode(body).decode()
-        base64_encoded = True
-    return {
-        "resource": "/jobs/{job_id}" if path.startswith("/jobs/") else path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
-        "queryStringParameters": None,
-        "pathParameters": {"job_id": path.rsplit("/", 1)[-1]} if path.startswith("/jobs/") else None,
-        "requestContext": {"requestId": request_id, "stage": "prod", "httpMethod": method, "path": path},
-        "body": body,
-        "isBase64Encoded": base64_encoded,
-    }
+    return proxy_event(method, path, body, headers, request_id=request_id, stage="prod", base64_encoded=base64_encoded)
 
 
 def submit(

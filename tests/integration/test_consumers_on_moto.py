@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from dependency_injector import providers
 
 from chaos.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
+from chaos.system import sqs_event
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import body_of, event, submit
@@ -15,29 +15,6 @@ from tests.integration.conftest import Aws, settings_for
 
 UNAVAILABLE = AwsError(503, "ServiceUnavailable", "ServiceUnavailable")
 DDB_THROTTLED = AwsError(400, "ProvisionedThroughputExceededException")
-
-
-def sqs_event(aws: Aws, messages: list[dict[str, Any]], queue_url: str | None = None) -> dict[str, Any]:
-    """Received messages as the SQS event source hands them to Lambda."""
-    name = (queue_url or aws.queue_url).rsplit("/", 1)[-1]
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {
-                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
-                    for k, v in m.get("MessageAttributes", {}).items()
-                },
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{name}",
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
 
 
 def test_a_job_left_queued_by_a_failed_rollback_is_pending_after_one_reconciler_run(
@@ -84,7 +61,7 @@ def test_a_batch_with_a_live_a_stale_and_a_duplicate_message(
     stale_before = aws.item(stale_job)
     worker = container.batch_worker()
 
-    batch = sqs_event(aws, [live_message, stale_message, live_message])
+    batch = sqs_event([live_message, stale_message, live_message], aws.queue_url)
     result = worker(batch, LocalContext(60_000))
 
     assert result == {"batchItemFailures": []}
@@ -104,7 +81,7 @@ def test_only_the_record_whose_store_call_failed_comes_back(
     messages = aws.messages()
     faults.add("GetItem", AwsError(500, "InternalServerError"))
 
-    result = container.batch_worker()(sqs_event(aws, messages), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event(messages, aws.queue_url), LocalContext(60_000))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
 
@@ -113,7 +90,7 @@ def test_a_body_that_is_not_a_job_message_is_left_for_the_dead_letter_queue(cont
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="hello")
     [message] = aws.messages()
 
-    result = container.batch_worker()(sqs_event(aws, [message]), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event([message], aws.queue_url), LocalContext(60_000))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
 
@@ -146,9 +123,9 @@ def test_on_a_fifo_queue_a_failure_holds_back_the_rest_of_the_batch(container: C
     aws.sqs.send_message(QueueUrl=fifo_url, MessageBody=json.dumps(valid), MessageGroupId="g")
     messages = aws.sqs.receive_message(QueueUrl=fifo_url, MaxNumberOfMessages=10)["Messages"]
 
-    result = container.batch_worker()(sqs_event(aws, messages, fifo_url), LocalContext(60_000))
+    result = container.batch_worker()(sqs_event(messages, fifo_url), LocalContext(60_000))
 
     assert len(messages) == 2
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [m["MessageId"] for m in messages]
-    alone = container.batch_worker()(sqs_event(aws, messages[1:], fifo_url), LocalContext(60_000))
+    alone = container.batch_worker()(sqs_event(messages[1:], fifo_url), LocalContext(60_000))
     assert alone == {"batchItemFailures": []}
