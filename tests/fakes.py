@@ -14,8 +14,13 @@ from typing import TypeVar
 
 import attrs
 
+from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, SendFailed, StoreFailed
 from domain.job import Expected, Job
+from domain.reconcile import ReconcileStuckJobs
+from domain.retry import RetryPolicy, seeded
+from domain.store_retries import StoreRetries
+from domain.work import JobStep, ProcessJobMessage
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
 
@@ -194,3 +199,55 @@ def send_failure(kind: FailureKind, code: str = "", status: int | None = None) -
 
 def store_failure(kind: FailureKind, code: str = "") -> StoreFailed:
     return StoreFailed(kind, code or kind.value, "injected")
+
+
+SEND_POLICY = RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=1.0, attempt_timeout_s=3.0)
+STORE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=1.0, attempt_timeout_s=1.5)
+
+
+@attrs.define
+class OnFakes:
+    """Every port's fake, and the domain's use cases wired to them as the
+    container wires the real adapters. Each use case gets its own random
+    source seeded with ``seed``, so a test's backoff delays repeat."""
+
+    clock: FakeClock = attrs.Factory(FakeClock)
+    jobs: FakeJobRepository = attrs.Factory(FakeJobRepository)
+    queue: FakeJobPublisher = attrs.Factory(FakeJobPublisher)
+    ids: FakeIds = attrs.Factory(FakeIds)
+    metrics: FakeMetrics = attrs.Factory(FakeMetrics)
+    send_policy: RetryPolicy = SEND_POLICY
+    store_policy: RetryPolicy = STORE_POLICY
+    margin: timedelta = timedelta(seconds=3)
+    seed: int = 7
+
+    def store(self) -> StoreRetries:
+        return StoreRetries(self.store_policy, self.clock, self.clock, seeded(self.seed))
+
+    def enqueue(self) -> EnqueueJob:
+        return EnqueueJob(
+            jobs=self.jobs,
+            publisher=self.queue,
+            store=self.store(),
+            clock=self.clock,
+            sleeper=self.clock,
+            ids=self.ids,
+            metrics=self.metrics,
+            rng=seeded(self.seed),
+            settings=EnqueueSettings(send_policy=self.send_policy, deadline_margin=self.margin, retry_after_s=1),
+        )
+
+    def reconciler(self, grace: timedelta, batch_limit: int = 100) -> ReconcileStuckJobs:
+        return ReconcileStuckJobs(
+            jobs=self.jobs,
+            store=self.store(),
+            clock=self.clock,
+            metrics=self.metrics,
+            grace=grace,
+            batch_limit=batch_limit,
+        )
+
+    def worker(self, step: JobStep) -> ProcessJobMessage:
+        return ProcessJobMessage(
+            jobs=self.jobs, store=self.store(), clock=self.clock, ids=self.ids, step=step, metrics=self.metrics
+        )

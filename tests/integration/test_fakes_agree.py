@@ -29,17 +29,14 @@ from chaos.faults import (
     never_connected,
     read_timeout,
 )
-from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Job
 from domain.outcomes import Failed, Outcome
-from domain.reconcile import ReconcileStuckJobs
-from domain.retry import RetryPolicy, seeded
-from domain.store_retries import StoreRetries
+from domain.retry import RetryPolicy
 from domain.submission import Submission
-from domain.work import IncomingMessage, ProcessJobMessage
+from domain.work import IncomingMessage
 from entrypoints.containers import Container
-from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics, Lost, Step
+from tests.fakes import Lost, OnFakes, Step
 from tests.fakes import send_failure as send
 from tests.fakes import store_failure as store
 from tests.integration.conftest import Aws, new_aws, settings_for
@@ -118,20 +115,9 @@ STORE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.002
 
 
 def on_fakes(scenario: list[Request]) -> Snapshot:
-    clock, jobs, queue, ids = FakeClock(), FakeJobRepository(), FakeJobPublisher(), FakeIds()
-    rng = seeded(0)
-    retries = StoreRetries(STORE_POLICY, clock, clock, rng)
-    enqueue = EnqueueJob(
-        jobs=jobs,
-        publisher=queue,
-        store=retries,
-        clock=clock,
-        sleeper=clock,
-        ids=ids,
-        metrics=FakeMetrics(),
-        rng=rng,
-        settings=EnqueueSettings(send_policy=POLICY, deadline_margin=timedelta(seconds=3), retry_after_s=1),
-    )
+    fakes = OnFakes(send_policy=POLICY, store_policy=STORE_POLICY)
+    clock, jobs, queue = fakes.clock, fakes.jobs, fakes.queue
+    enqueue = fakes.enqueue()
     answers = []
     for request in scenario:
         sends, saves = [f for f, _ in request.sends], [f for f, _ in request.saves]
@@ -147,12 +133,8 @@ def on_fakes(scenario: list[Request]) -> Snapshot:
         jobs.forget_faults()
         queue.forget_faults()
     clock.advance(1)  # real time moves on between the requests and the reconciler run
-    ReconcileStuckJobs(
-        jobs=jobs, store=retries, clock=clock, metrics=FakeMetrics(), grace=timedelta(0), batch_limit=100
-    )(clock.now() + timedelta(seconds=60))
-    worker = ProcessJobMessage(
-        jobs=jobs, store=retries, clock=clock, ids=ids, step=lambda job, payload: None, metrics=FakeMetrics()
-    )
+    fakes.reconciler(grace=timedelta(0))(clock.now() + timedelta(seconds=60))
+    worker = fakes.worker(lambda job, payload: None)
     for message in list(queue.sent):
         worker(
             IncomingMessage(message.job_id, message.enqueue_id, {}, message.correlation_id),

@@ -12,12 +12,10 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from domain.enqueue import EnqueueJob, EnqueueSettings
-from domain.retry import RetryPolicy, seeded
-from domain.store_retries import StoreRetries
+from domain.retry import RetryPolicy
 from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
-from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics
+from tests.fakes import FakeJobPublisher, FakeJobRepository, FakeMetrics, OnFakes
 
 MAX_BODY = 2048
 STATUSES = {200, 202, 400, 404, 405, 409, 413, 415, 422, 500, 503}
@@ -91,25 +89,12 @@ def near_valid_submissions(draw: st.DrawFn) -> Any:
 
 
 def build() -> tuple[JobsApi, FakeJobRepository, FakeJobPublisher]:
-    clock, jobs, queue = FakeClock(), FakeJobRepository(), FakeJobPublisher()
-    rng = seeded(0)
     policy = RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0, attempt_timeout_s=1)
-    enqueue = EnqueueJob(
-        jobs=jobs,
-        publisher=queue,
-        store=StoreRetries(policy, clock, clock, rng),
-        clock=clock,
-        sleeper=clock,
-        ids=FakeIds(),
-        metrics=FakeMetrics(),
-        rng=rng,
-        settings=EnqueueSettings(send_policy=policy, deadline_margin=timedelta(seconds=2), retry_after_s=1),
+    fakes = OnFakes(send_policy=policy, store_policy=policy, margin=timedelta(seconds=2))
+    api = JobsApi(
+        enqueue_job=fakes.enqueue(), jobs=fakes.jobs, clock=fakes.clock, max_body_bytes=MAX_BODY, metrics=FakeMetrics()
     )
-    return (
-        JobsApi(enqueue_job=enqueue, jobs=jobs, clock=clock, max_body_bytes=MAX_BODY, metrics=FakeMetrics()),
-        jobs,
-        queue,
-    )
+    return api, fakes.jobs, fakes.queue
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,16 +26,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from chaos.faults import Crash
-from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, OutsideFailure
 from domain.job import TAKEN, Job, JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable
-from domain.reconcile import ReconcileStuckJobs
-from domain.retry import RetryPolicy, seeded
-from domain.store_retries import StoreRetries
+from domain.retry import RetryPolicy
 from domain.submission import Submission
-from domain.work import IncomingMessage, ProcessJobMessage
-from tests.fakes import FakeClock, FakeIds, FakeJobPublisher, FakeJobRepository, FakeMetrics, Lost, Step
+from domain.work import IncomingMessage
+from tests.fakes import Lost, OnFakes, Step
 from tests.fakes import send_failure as send
 from tests.fakes import store_failure as store
 from tests.property.stats import STATS
@@ -75,56 +72,18 @@ def label(step: Step) -> str:
     return type(step).__name__
 
 
-class ProcessedTwice(AssertionError):
-    pass
-
-
 class Consistency(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FakeClock()
-        self.jobs = FakeJobRepository()
-        self.queue = FakeJobPublisher()
-        self.ids = FakeIds()
-        self.metrics = FakeMetrics()
-        rng = seeded(0)
-        self.store_retries = StoreRetries(
-            RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.1, attempt_timeout_s=1.5),
-            self.clock,
-            self.clock,
-            rng,
+        fakes = OnFakes(
+            send_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.1, attempt_timeout_s=3),
+            store_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.1, attempt_timeout_s=1.5),
+            seed=0,
         )
-        self.enqueue = EnqueueJob(
-            jobs=self.jobs,
-            publisher=self.queue,
-            store=self.store_retries,
-            clock=self.clock,
-            sleeper=self.clock,
-            ids=self.ids,
-            metrics=self.metrics,
-            rng=rng,
-            settings=EnqueueSettings(
-                send_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.1, attempt_timeout_s=3),
-                deadline_margin=timedelta(seconds=3),
-                retry_after_s=1,
-            ),
-        )
-        self.reconcile = ReconcileStuckJobs(
-            jobs=self.jobs,
-            store=self.store_retries,
-            clock=self.clock,
-            metrics=self.metrics,
-            grace=GRACE,
-            batch_limit=5,
-        )
-        self.work = ProcessJobMessage(
-            jobs=self.jobs,
-            store=self.store_retries,
-            clock=self.clock,
-            ids=self.ids,
-            step=self._step,
-            metrics=self.metrics,
-        )
+        self.clock, self.jobs, self.queue, self.ids = fakes.clock, fakes.jobs, fakes.queue, fakes.ids
+        self.enqueue = fakes.enqueue()
+        self.reconcile = fakes.reconciler(GRACE, batch_limit=5)
+        self.work = fakes.worker(self._step)
         self.acked: set[int] = set()
         self.processed: Counter[str] = Counter()
         # What the outside world was last told about each job; None after a

@@ -6,28 +6,17 @@ import pytest
 
 from domain.failures import FailureKind
 from domain.job import Job, JobStatus
-from domain.reconcile import ReconcileReport, ReconcileStuckJobs
-from domain.retry import seeded
-from domain.store_retries import StoreRetries
-from tests.fakes import FakeClock, FakeJobRepository, FakeMetrics, Meanwhile, store_failure
-from tests.unit.conftest import STORE_POLICY
+from domain.reconcile import ReconcileReport
+from tests.fakes import Meanwhile, OnFakes, store_failure
 
 GRACE = timedelta(seconds=300)
 
 
 class Reconciler:
     def __init__(self, batch_limit: int = 100) -> None:
-        self.clock = FakeClock()
-        self.jobs = FakeJobRepository()
-        self.metrics = FakeMetrics()
-        self.run = ReconcileStuckJobs(
-            jobs=self.jobs,
-            store=StoreRetries(STORE_POLICY, self.clock, self.clock, seeded(1)),
-            clock=self.clock,
-            metrics=self.metrics,
-            grace=GRACE,
-            batch_limit=batch_limit,
-        )
+        fakes = OnFakes()
+        self.clock, self.jobs, self.metrics = fakes.clock, fakes.jobs, fakes.metrics
+        self.run = fakes.reconciler(GRACE, batch_limit)
 
     def stuck(self, job_id: str, lease_s: float = 30) -> Job:
         now = self.clock.now()

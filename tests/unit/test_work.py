@@ -7,11 +7,8 @@ import pytest
 
 from domain.failures import FailureKind, StoreFailed
 from domain.job import Job, JobStatus
-from domain.retry import seeded
-from domain.store_retries import StoreRetries
-from domain.work import IncomingMessage, MalformedMessage, ProcessJobMessage, WorkResult
-from tests.fakes import FakeClock, FakeIds, FakeJobRepository, FakeMetrics, Meanwhile, store_failure
-from tests.unit.conftest import STORE_POLICY
+from domain.work import IncomingMessage, MalformedMessage, WorkResult
+from tests.fakes import Meanwhile, OnFakes, store_failure
 
 
 class RecordingStep:
@@ -27,17 +24,10 @@ class RecordingStep:
 
 class Worker:
     def __init__(self, step: RecordingStep | None = None) -> None:
-        self.clock = FakeClock()
-        self.jobs = FakeJobRepository()
+        fakes = OnFakes()
+        self.clock, self.jobs = fakes.clock, fakes.jobs
         self.step = step or RecordingStep()
-        self.process = ProcessJobMessage(
-            jobs=self.jobs,
-            store=StoreRetries(STORE_POLICY, self.clock, self.clock, seeded(1)),
-            clock=self.clock,
-            ids=FakeIds(),
-            step=self.step,
-            metrics=FakeMetrics(),
-        )
+        self.process = fakes.worker(self.step)
 
     def queued(self, job_id: str = "j", enqueue_id: str = "e1") -> Job:
         now = self.clock.now()
