@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import signal
 import sys
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  curl -i {base}/jobs/<job_id from the answer>")
     print("Ctrl-C stops.", flush=True)
+    # A process manager stops with SIGTERM: stop as cleanly as on Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

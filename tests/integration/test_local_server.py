@@ -56,3 +56,9 @@ def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subpr
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
+
+
+def test_it_stops_cleanly_on_sigterm(server: tuple[subprocess.Popen[str], str]) -> None:
+    process, _ = server
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
