@@ -7,19 +7,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.failures import FailureKind, LastError
-from domain.job import Job, JobStatus
+from domain.job import Job, JobStatus, Watch
 
-# The reconciler's sparse index: only jobs whose send is unconfirmed carry
-# its keys. The partition key spreads them over a few shards so that a burst
-# of submissions does not write to one index partition.
-UNCONFIRMED_INDEX = "unconfirmed-by-age"
-UNCONFIRMED_SHARDS = 4
+# The reconciler's sparse index: only jobs the reconciler watches (QUEUED or
+# PROCESSING) carry its keys. The partition key is the watch and a shard, so
+# that each watch is queried on its own and a burst of submissions does not
+# write to one index partition; the sort key is when the watch started.
+WATCH_INDEX = "watched-by-age"
+WATCH_SHARDS = 4
 
 Item = dict[str, dict[str, Any]]
 
 
-def shard_of(job_id: str) -> str:
-    return str(zlib.crc32(job_id.encode()) % UNCONFIRMED_SHARDS)
+def watch_partition(watch: Watch, shard: int) -> str:
+    return f"{watch.value}#{shard}"
+
+
+def shard_of(job_id: str) -> int:
+    return zlib.crc32(job_id.encode()) % WATCH_SHARDS
 
 
 def to_item(job: Job) -> Item:
@@ -38,13 +43,18 @@ def to_item(job: Job) -> Item:
         item["idempotency_key"] = {"S": job.idempotency_key}
     if job.enqueue_id is not None:
         item["enqueue_id"] = {"S": job.enqueue_id}
-    if job.unconfirmed_since is not None:
-        item["unconfirmed_since"] = {"S": iso(job.unconfirmed_since)}
-        item["unconfirmed_shard"] = {"S": shard_of(job.job_id)}
-    if job.lease_until is not None:
-        item["lease_until"] = {"S": iso(job.lease_until)}
+    if job.claims:
+        item["claims"] = {"N": str(job.claims)}
+    for name in ("unconfirmed_since", "lease_until", "sent_at", "claim_until"):
+        moment = getattr(job, name)
+        if moment is not None:
+            item[name] = {"S": iso(moment)}
     if job.claim_id is not None:
         item["claim_id"] = {"S": job.claim_id}
+    watch, since = job.watch, job.watched_since
+    if watch is not None and since is not None:
+        item["watch_partition"] = {"S": watch_partition(watch, shard_of(job.job_id))}
+        item["watched_since"] = {"S": iso(since)}
     if job.last_error is not None:
         error = job.last_error
         item["last_error"] = {
@@ -72,9 +82,12 @@ def from_item(item: Item) -> Job:
         correlation_id=item["correlation_id"]["S"],
         idempotency_key=item.get("idempotency_key", {}).get("S"),
         enqueue_id=item.get("enqueue_id", {}).get("S"),
-        unconfirmed_since=_time(item["unconfirmed_since"]) if "unconfirmed_since" in item else None,
-        lease_until=_time(item["lease_until"]) if "lease_until" in item else None,
+        unconfirmed_since=_optional_time(item, "unconfirmed_since"),
+        lease_until=_optional_time(item, "lease_until"),
+        sent_at=_optional_time(item, "sent_at"),
         claim_id=item.get("claim_id", {}).get("S"),
+        claim_until=_optional_time(item, "claim_until"),
+        claims=int(item.get("claims", {}).get("N", "0")),
         last_error=None
         if error is None
         else LastError(
@@ -94,3 +107,7 @@ def iso(moment: datetime) -> str:
 
 def _time(value: dict[str, str]) -> datetime:
     return datetime.fromisoformat(value["S"])
+
+
+def _optional_time(item: Item, name: str) -> datetime | None:
+    return _time(item[name]) if name in item else None

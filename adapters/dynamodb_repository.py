@@ -8,9 +8,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
-from adapters.dynamodb_items import UNCONFIRMED_INDEX, UNCONFIRMED_SHARDS, from_item, iso, to_item
+from adapters.dynamodb_items import WATCH_INDEX, WATCH_SHARDS, from_item, iso, to_item, watch_partition
 from domain.failures import FailureKind, StoreFailed
-from domain.job import Expected, Job
+from domain.job import Expected, Job, Watch
 from ports.repository import AlreadyExists, ConditionFailed
 
 STORE_ERRORS = {
@@ -91,25 +91,32 @@ class DynamoDbJobRepository:
         item = answer.get("Item")
         return from_item(item) if item else None
 
-    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
+    def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
+        # Each shard's oldest, merged by age: a backlog in one shard must not
+        # starve the others.
         found: list[Job] = []
-        for shard in range(UNCONFIRMED_SHARDS):
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": UNCONFIRMED_INDEX,
-                "KeyConditionExpression": "unconfirmed_shard = :shard AND unconfirmed_since < :before",
-                "ExpressionAttributeValues": {":shard": {"S": str(shard)}, ":before": {"S": iso(before)}},
-            }
-            while len(found) < limit:
-                request["Limit"] = limit - len(found)
-                try:
-                    answer = self._client.query(**request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise _store_failed(exc) from exc
-                found.extend(from_item(item) for item in answer.get("Items", []))
-                if "LastEvaluatedKey" not in answer:
-                    break
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for shard in range(WATCH_SHARDS):
+            found.extend(self._oldest(watch_partition(watch, shard), before, limit))
+        return sorted(found, key=lambda job: job.watched_since or before)[:limit]
+
+    def _oldest(self, partition: str, before: datetime, limit: int) -> list[Job]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": WATCH_INDEX,
+            "KeyConditionExpression": "watch_partition = :partition AND watched_since < :before",
+            "ExpressionAttributeValues": {":partition": {"S": partition}, ":before": {"S": iso(before)}},
+        }
+        found: list[Job] = []
+        while len(found) < limit:
+            request["Limit"] = limit - len(found)
+            try:
+                answer = self._client.query(**request)
+            except (ClientError, BotoCoreError) as exc:
+                raise _store_failed(exc) from exc
+            found.extend(from_item(item) for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return found
 
 

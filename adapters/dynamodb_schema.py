@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.dynamodb_items import UNCONFIRMED_INDEX
+from adapters.dynamodb_items import WATCH_INDEX
 
 
 def create_table_request(table_name: str) -> dict[str, Any]:
@@ -19,15 +19,15 @@ def create_table_request(table_name: str) -> dict[str, Any]:
         "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
         "AttributeDefinitions": [
             {"AttributeName": "job_id", "AttributeType": "S"},
-            {"AttributeName": "unconfirmed_shard", "AttributeType": "S"},
-            {"AttributeName": "unconfirmed_since", "AttributeType": "S"},
+            {"AttributeName": "watch_partition", "AttributeType": "S"},
+            {"AttributeName": "watched_since", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
-                "IndexName": UNCONFIRMED_INDEX,
+                "IndexName": WATCH_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "unconfirmed_shard", "KeyType": "HASH"},
-                    {"AttributeName": "unconfirmed_since", "KeyType": "RANGE"},
+                    {"AttributeName": "watch_partition", "KeyType": "HASH"},
+                    {"AttributeName": "watched_since", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }

@@ -37,7 +37,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "correlation_id": {"S": event["requestContext"]["requestId"]},
         "enqueue_id": {"S": enqueue_id},
         "unconfirmed_since": {"S": at},
-        "unconfirmed_shard": {"S": str(zlib.crc32(job_id.encode()) % 4)},
+        "watch_partition": {"S": f"confirmation#{zlib.crc32(job_id.encode()) % 4}"},
+        "watched_since": {"S": at},
         "lease_until": {"S": (now + timedelta(seconds=25)).isoformat(timespec="microseconds")},
     }
     dynamodb.put_item(
@@ -52,8 +53,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         MessageBody=json.dumps(body),
         MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": item["correlation_id"]["S"]}},
     )
-    confirmed = {k: v for k, v in item.items() if k not in ("unconfirmed_since", "unconfirmed_shard", "lease_until")}
-    confirmed.update(version={"N": "2"}, attempts={"N": "1"}, updated_at={"S": datetime.now(UTC).isoformat()})
+    confirmed = {k: v for k, v in item.items() if k not in ("unconfirmed_since", "lease_until")}
+    sent_at = datetime.now(UTC).isoformat()
+    confirmed.update(
+        version={"N": "2"},
+        attempts={"N": "1"},
+        updated_at={"S": sent_at},
+        sent_at={"S": sent_at},
+        watch_partition={"S": f"delivery#{zlib.crc32(job_id.encode()) % 4}"},
+        watched_since={"S": sent_at},
+    )
     dynamodb.put_item(
         TableName=TABLE,
         Item=confirmed,

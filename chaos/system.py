@@ -9,6 +9,7 @@ import os
 import random
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +22,7 @@ from adapters.dynamodb_items import from_item
 from adapters.dynamodb_schema import create_table_request
 from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
+from chaos.invariants import Message, Run
 from domain.job import Job
 from entrypoints.api_gateway import proxy_event
 from entrypoints.config import Settings
@@ -41,12 +43,24 @@ class CountingMetrics:
         pass
 
 
+class ShiftedClock:
+    """The real clock, plus a shift the run moves forward at its end, so
+    that leases and grace periods pass without anyone waiting for them."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+
 class System:
     def __init__(self, faults: Any, *, seed: int) -> None:
         self._faults = faults
         self._seed = seed
-        self.processed: Counter[str] = Counter()
+        self.runs: list[Run] = []
         self._metrics = CountingMetrics()
+        self.clock = ShiftedClock()
 
     @property
     def metrics(self) -> Counter[str]:
@@ -94,6 +108,7 @@ class System:
         container = Container()
         container.settings.override(providers.Object(settings))
         container.rng.override(providers.Object(random.Random(self._seed)))
+        container.clock.override(providers.Object(self.clock))
         container.metrics.override(providers.Object(self._metrics))
         if step:
             container.job_step.override(providers.Object(self._count_processing))
@@ -103,7 +118,7 @@ class System:
         return container
 
     def _count_processing(self, job: Job, payload: dict[str, Any]) -> None:
-        self.processed[job.job_id] += 1
+        self.runs.append(Run.of(job))
 
     def submit(self, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
@@ -143,16 +158,34 @@ class System:
             if not self.work_once():
                 return
 
+    def settle(self) -> int:
+        """Quiescence: every lease and grace period over, the queue drained,
+        the reconciler run, and the queue drained again. Returns how many
+        jobs the reconciler settled."""
+        self.drain()
+        self.clock.shift += timedelta(hours=1)
+        self.drain()
+        settled = self.reconcile()
+        self.drain()
+        return settled
+
     def jobs(self) -> list[Job]:
         items = self._dynamodb.scan(TableName=self._table, ConsistentRead=True)["Items"]
         return [from_item(item) for item in items]
 
-    def live_messages(self) -> int:
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self._queue,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    def messages_left(self) -> list[Message]:
+        """What is still in the queue (read, then made visible again)."""
+        seen: dict[str, dict[str, Any]] = {}
+        while batch := self._sqs.receive_message(
+            QueueUrl=self._queue, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages", []):
+            seen.update((m["MessageId"], m) for m in batch)
+        for message in seen.values():
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        bodies = [json.loads(m["Body"]) for m in seen.values()]
+        return [Message(body["job_id"], body["enqueue_id"]) for body in bodies]
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_url: str) -> dict[str, Any]:

@@ -26,8 +26,10 @@ class FailureKind(enum.StrEnum):
     CLIENT_CONTENT = "client_content"
     # No attempt could be started before the deadline.
     DEADLINE = "deadline"
-    # The worker's processing step failed (not an outside call).
+    # The worker's processing step failed, or no worker finished it.
     PROCESSING = "processing"
+    # No worker took the job while its message could still be delivered.
+    UNDELIVERED = "undelivered"
 
     @property
     def retryable(self) -> bool:

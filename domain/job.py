@@ -27,14 +27,30 @@ class JobStatus(enum.StrEnum):
 
 _ALLOWED = {
     JobStatus.PENDING: {JobStatus.QUEUED},
-    JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING},
-    JobStatus.PROCESSING: {JobStatus.SUCCEEDED, JobStatus.FAILED},
+    # QUEUED -> FAILED: the reconciler, when the message can no longer exist.
+    JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED},
+    # PROCESSING -> PROCESSING: a worker takes over an expired claim.
+    JobStatus.PROCESSING: {JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED},
     JobStatus.SUCCEEDED: set(),
     JobStatus.FAILED: set(),
 }
 
-# Statuses that prove a worker received a message of this job.
+# Statuses that prove a worker received a message of this job (or, for
+# FAILED, that the reconciler settled a job no message could reach any more).
 TAKEN = frozenset({JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
+FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+
+class Watch(enum.StrEnum):
+    """What the reconciler waits for on a job that is neither PENDING nor
+    final; each is an index partition ordered by ``Job.watched_since``."""
+
+    # QUEUED, send not confirmed: the producer's invocation may have died.
+    CONFIRMATION = "confirmation"
+    # QUEUED, send confirmed: a worker should take it while the message lives.
+    DELIVERY = "delivery"
+    # PROCESSING: the claim's lease ends; then the worker is surely gone.
+    COMPLETION = "completion"
 
 
 class IllegalTransition(Exception):
@@ -66,9 +82,17 @@ class Job:
     # then a second request with the same key is told 409, not let in.
     lease_until: datetime | None = None
     last_error: LastError | None = None
+    # When the send was confirmed (QUEUED and accepted): the message cannot
+    # outlive this by more than the queue's retention period.
+    sent_at: datetime | None = None
     # Unique per claim by a worker, so that a worker retrying an ambiguous
     # claim can tell its own write from another worker's.
     claim_id: str | None = None
+    # End of the invocation holding the claim (plus clock skew): after it,
+    # the claim may be taken over by a redelivery of the message.
+    claim_until: datetime | None = None
+    # Claims made in the current episode: the attempt number a step sees.
+    claims: int = 0
 
     @classmethod
     def submitted(
@@ -105,6 +129,30 @@ class Job:
     def lease_expired(self, now: datetime) -> bool:
         return self.lease_until is None or self.lease_until <= now
 
+    def claim_expired(self, now: datetime) -> bool:
+        return self.claim_until is None or self.claim_until <= now
+
+    @property
+    def watch(self) -> Watch | None:
+        """What the reconciler watches this job for; None once PENDING or final."""
+        if self.status is JobStatus.QUEUED:
+            return Watch.CONFIRMATION if self.unconfirmed_since is not None else Watch.DELIVERY
+        if self.status is JobStatus.PROCESSING:
+            return Watch.COMPLETION
+        return None
+
+    @property
+    def watched_since(self) -> datetime | None:
+        """The moment the reconciler's thresholds count from, by watch."""
+        match self.watch:
+            case Watch.CONFIRMATION:
+                return self.unconfirmed_since
+            case Watch.DELIVERY:
+                return self.sent_at
+            case Watch.COMPLETION:
+                return self.claim_until
+        return None
+
     def queued(self, *, enqueue_id: str, correlation_id: str, at: datetime, lease_until: datetime) -> Job:
         return self._to(
             JobStatus.QUEUED,
@@ -116,6 +164,7 @@ class Job:
         )
 
     def sent(self, *, attempts: int, at: datetime) -> Job:
+        """The send is confirmed: the job stays QUEUED, now accepted."""
         if not self.awaiting_confirmation:
             raise IllegalTransition(self, JobStatus.QUEUED)
         return attrs.evolve(
@@ -125,6 +174,7 @@ class Job:
             attempts=self.attempts + attempts,
             unconfirmed_since=None,
             lease_until=None,
+            sent_at=at,
         )
 
     def rolled_back(self, *, error: LastError, attempts: int, at: datetime) -> Job:
@@ -138,14 +188,32 @@ class Job:
             last_error=error,
         )
 
-    def processing(self, *, claim_id: str, at: datetime) -> Job:
-        return self._to(JobStatus.PROCESSING, at, claim_id=claim_id, unconfirmed_since=None, lease_until=None)
+    def processing(self, *, claim_id: str, at: datetime, until: datetime) -> Job:
+        """Claimed by a worker, or an expired claim taken over."""
+        return self._to(
+            JobStatus.PROCESSING,
+            at,
+            claim_id=claim_id,
+            claim_until=until,
+            claims=self.claims + 1,
+            unconfirmed_since=None,
+            lease_until=None,
+            sent_at=None,
+        )
 
     def succeeded(self, *, at: datetime) -> Job:
-        return self._to(JobStatus.SUCCEEDED, at)
+        return self._to(JobStatus.SUCCEEDED, at, claim_until=None)
 
     def failed(self, *, error: LastError, at: datetime) -> Job:
-        return self._to(JobStatus.FAILED, at, last_error=error)
+        return self._to(
+            JobStatus.FAILED,
+            at,
+            last_error=error,
+            claim_until=None,
+            unconfirmed_since=None,
+            lease_until=None,
+            sent_at=None,
+        )
 
     def _to(self, target: JobStatus, at: datetime, **changes: Any) -> Job:
         if target not in _ALLOWED[self.status]:

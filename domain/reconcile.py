@@ -1,15 +1,22 @@
-"""The reconciler: settles jobs that an interrupted invocation, or a
-rollback that could not be written, left QUEUED without a confirmed send.
+"""The reconciler: settles every job that waits for something that will not
+come, found through the jobs' watch index, never a scan.
 
-It never undoes a 202: a 202 is only answered after the confirmation write,
-which removes the job from what ``find_unconfirmed`` returns, and the
-rollback here is conditional on the exact version read, so a confirmation
-(or a worker) that lands in between makes it fail harmlessly.
+- Watch.CONFIRMATION: QUEUED with its send unconfirmed past the grace (the
+  producer's invocation died, or its rollback could not be written): rolled
+  back to PENDING, so any message it sent is stale. Never a 202: a 202 is
+  only answered after the confirmation, which moves the job to another
+  watch.
+- Watch.DELIVERY: QUEUED and confirmed, but no worker took it within the
+  queue's retention period, so its message no longer exists (expired,
+  purged, or left in the dead-letter queue): FAILED with last_error. The
+  payload travels only in the message, so the job cannot be re-driven here.
+- Watch.COMPLETION: PROCESSING under a claim that expired more than the
+  grace ago, and no redelivery took it over (the message is gone): FAILED
+  with last_error.
 
-It does not wait for the owning invocation's lease: the grace period is
-meant to outlast any invocation, and if it is set shorter, undercutting a
-live invocation is still safe. That invocation's next write fails its
-condition, it finds the job PENDING, and it answers 503.
+Every write is conditional on the exact version read: a confirmation, a
+claim or a takeover that lands first makes it fail harmlessly, and the job,
+if still stuck in its new version, is found again on a later run.
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.failures import StoreFailed, abandoned
-from domain.job import Expected, Job
+from domain.failures import FailureKind, LastError, StoreFailed, abandoned
+from domain.job import Expected, Job, Watch
 from domain.store_retries import StoreRetries
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, Metrics
@@ -37,6 +44,17 @@ class ReconcileReport:
     out_of_time: int = 0
 
 
+@attrs.frozen
+class ReconcileSettings:
+    # Longer than any invocation, and than a message's visibility timeout,
+    # so that neither a live producer nor a pending redelivery is undercut.
+    grace: timedelta
+    # The queue's message retention period: a message is gone after it.
+    message_retention: timedelta
+    batch_limit: int
+    margin: timedelta = timedelta(seconds=2)
+
+
 class ReconcileStuckJobs:
     def __init__(
         self,
@@ -45,42 +63,78 @@ class ReconcileStuckJobs:
         store: StoreRetries,
         clock: Clock,
         metrics: Metrics,
-        grace: timedelta,
-        batch_limit: int,
+        settings: ReconcileSettings,
     ) -> None:
         self._jobs = jobs
         self._store = store
         self._clock = clock
         self._metrics = metrics
-        self._grace = grace
-        self._batch_limit = batch_limit
+        self._settings = settings
 
-    def __call__(self, deadline: datetime) -> ReconcileReport:
-        now = self._clock.now()
-        stuck = self._jobs.find_unconfirmed(before=now - self._grace, limit=self._batch_limit)
-        counts = {"found": len(stuck)}
-        for index, job in enumerate(stuck):
-            outcome = self._settle(job, deadline) if self._clock.now() < deadline else "out_of_time"
-            counts[outcome] = counts.get(outcome, 0) + 1
-            if outcome == "out_of_time":
-                counts[outcome] += len(stuck) - index - 1
+    def __call__(self, invocation_end: datetime) -> ReconcileReport:
+        deadline = invocation_end - self._settings.margin
+        counts = {"found": 0}
+        for watch in Watch:
+            limit = self._settings.batch_limit - counts["found"]
+            if limit <= 0 or self._clock.now() >= deadline:
                 break
+            before = self._clock.now() - self._threshold(watch)
+            stuck = self._store.run(lambda: self._jobs.find_due(watch, before, limit), deadline)  # noqa: B023
+            counts["found"] += len(stuck)
+            for index, job in enumerate(stuck):
+                if self._clock.now() >= deadline:
+                    counts["out_of_time"] = counts.get("out_of_time", 0) + len(stuck) - index
+                    break
+                outcome = self._settle(job, watch, deadline)
+                counts[outcome] = counts.get(outcome, 0) + 1
         report = ReconcileReport(**counts)
         self._metrics.count("JobsReconciled", report.settled)
         log.info("reconciler run", extra=attrs.asdict(report))
         return report
 
-    def _settle(self, job: Job, deadline: datetime) -> str:
+    def _threshold(self, watch: Watch) -> timedelta:
+        return self._settings.message_retention if watch is Watch.DELIVERY else self._settings.grace
+
+    def _settle(self, job: Job, watch: Watch, deadline: datetime) -> str:
         now = self._clock.now()
-        back = job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
-        fields = {"job_id": job.job_id, "enqueue_id": job.enqueue_id, "correlation_id": job.correlation_id}
+        settled = _settled(job, watch, now)
+        fields = {
+            "job_id": job.job_id,
+            "enqueue_id": job.enqueue_id,
+            "correlation_id": job.correlation_id,
+            "watch": watch.value,
+        }
         try:
-            self._store.run(lambda: self._jobs.save(back, Expected.of(job)), deadline)
-        except ConditionFailed:
-            log.info("stuck job moved on before the reconciler", extra=fields)
-            return "moved_on"
+            self._store.run(lambda: self._jobs.save(settled, Expected.of(job)), deadline)
+        except ConditionFailed as exc:
+            if exc.current != settled:  # else our own ambiguous write landed
+                log.info("stuck job moved on before the reconciler", extra=fields)
+                return "moved_on"
         except StoreFailed as exc:
             log.warning("stuck job not settled", extra={**fields, "code": exc.code, "kind": exc.kind.value})
             return "failed"
-        log.info("stuck job rolled back to PENDING", extra=fields)
+        log.info("stuck job settled", extra={**fields, "status": settled.status.value})
+        self._metrics.count(f"Stuck{watch.value.capitalize()}Settled")
         return "settled"
+
+
+def _settled(job: Job, watch: Watch, now: datetime) -> Job:
+    """The state a job stuck under ``watch`` is settled in."""
+    match watch:
+        case Watch.CONFIRMATION:
+            return job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
+        case Watch.DELIVERY:
+            error = LastError(
+                "MessageExpired",
+                FailureKind.UNDELIVERED,
+                "no worker took the job while its message could still be delivered",
+                now,
+            )
+        case Watch.COMPLETION:
+            error = LastError(
+                "ClaimExpired",
+                FailureKind.PROCESSING,
+                f"the worker holding claim {job.claims} stopped and no delivery took the job over",
+                now,
+            )
+    return job.failed(error=error, at=now)

@@ -1,10 +1,11 @@
 """The reference worker's batch handling (SQS event source with
 ``ReportBatchItemFailures``).
 
-Only records that may succeed on a later delivery are reported as failures:
-a store that could not answer, or a body that is not a job message (after
-maxReceiveCount it lands in the dead-letter queue for a person to read).
-Stale messages and duplicates are acknowledged.
+A record is acknowledged only when its job no longer needs the message
+(processed, stale, final). The rest are reported as failures and come
+again after the visibility timeout: a store that could not answer, a job
+another worker holds under a live claim, a body that is not a job message
+(after maxReceiveCount it lands in the dead-letter queue for a person).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from ports.runtime import Clock
 
 log = logging.getLogger("jobs.worker")
 
-MARGIN = timedelta(seconds=2)
-
 
 class SqsBatchWorker:
     def __init__(
@@ -33,7 +32,7 @@ class SqsBatchWorker:
         self._metrics = metrics
 
     def __call__(self, event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
-        deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis()) - MARGIN
+        invocation_end = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         failures: list[str] = []
         try:
             for record in event.get("Records", []):
@@ -41,13 +40,13 @@ class SqsBatchWorker:
                 # On a FIFO queue, a failure must hold back the rest of the
                 # batch, or SQS would deliver them out of order.
                 held_back = bool(failures) and record.get("eventSourceARN", "").endswith(".fifo")
-                if held_back or not self._handle(record, deadline):
+                if held_back or not self._handle(record, invocation_end):
                     failures.append(message_id)
         finally:
             self._metrics.flush()
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
-    def _handle(self, record: dict[str, Any], deadline: datetime) -> bool:
+    def _handle(self, record: dict[str, Any], invocation_end: datetime) -> bool:
         """Whether the record is done with (True) or should come again."""
         attribute = (record.get("messageAttributes") or {}).get("correlation_id") or {}
         correlation_id = attribute.get("stringValue") or record["messageId"]
@@ -59,7 +58,7 @@ class SqsBatchWorker:
                 return False
             fields = {"job_id": message.job_id, "enqueue_id": message.enqueue_id}
             try:
-                result = self._process(message, deadline)
+                result = self._process(message, invocation_end)
             except StoreFailed as exc:
                 log.warning("job store unavailable; message will come again", extra={**fields, "code": exc.code})
                 return False
@@ -68,4 +67,4 @@ class SqsBatchWorker:
                 log.exception("message not handled; it will come again", extra=fields)
                 return False
             log.info("message handled", extra={**fields, "result": result.value})
-            return True
+            return result.acknowledge

@@ -39,6 +39,9 @@ class Settings:
     deadline_margin_ms: int = 3000
     reconcile_grace_seconds: int = 300
     reconcile_batch_size: int = 100
+    # SQS's default retention (4 days); the stack sets its queue's and this together.
+    message_retention_seconds: int = 345_600
+    worker_max_claims: int = 3
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
 
@@ -92,6 +95,8 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "deadline_margin_ms": (int, 0),
     "reconcile_grace_seconds": (int, 0),
     "reconcile_batch_size": (int, 1),
+    "message_retention_seconds": (int, 60),
+    "worker_max_claims": (int, 1),
     "max_body_bytes": (int, 1),
 }
 

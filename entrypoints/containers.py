@@ -24,10 +24,10 @@ from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
-from domain.reconcile import ReconcileStuckJobs
+from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy
 from domain.store_retries import StoreRetries
-from domain.work import ProcessJobMessage
+from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.config import Settings
 from entrypoints.jobs_api import JobsApi
@@ -119,14 +119,33 @@ class Container(containers.DeclarativeContainer):
         store=store_retries,
         clock=clock,
         metrics=metrics,
-        grace=providers.Callable(lambda settings: timedelta(seconds=settings.reconcile_grace_seconds), settings),
-        batch_limit=settings.provided.reconcile_batch_size,
+        settings=providers.Callable(
+            lambda settings: ReconcileSettings(
+                grace=timedelta(seconds=settings.reconcile_grace_seconds),
+                message_retention=timedelta(seconds=settings.message_retention_seconds),
+                batch_limit=settings.reconcile_batch_size,
+                margin=timedelta(milliseconds=settings.deadline_margin_ms),
+            ),
+            settings,
+        ),
     )
 
     # The worker's processing step: override this provider to plug one in.
     job_step = providers.Singleton(NoStep)
     process_job_message = providers.Singleton(
-        ProcessJobMessage, jobs=jobs, store=store_retries, clock=clock, ids=ids, step=job_step, metrics=metrics
+        ProcessJobMessage,
+        jobs=jobs,
+        store=store_retries,
+        clock=clock,
+        ids=ids,
+        step=job_step,
+        metrics=metrics,
+        settings=providers.Callable(
+            lambda settings: WorkSettings(
+                max_claims=settings.worker_max_claims, margin=timedelta(milliseconds=settings.deadline_margin_ms)
+            ),
+            settings,
+        ),
     )
 
     # What the three Lambda handlers run.

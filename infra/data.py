@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from adapters.dynamodb_items import UNCONFIRMED_INDEX
+from adapters.dynamodb_items import WATCH_INDEX
 
 
 class JobsTable(Construct):
@@ -23,14 +23,14 @@ class JobsTable(Construct):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=removal_policy,
         )
-        # Sparse: only jobs whose send is not yet confirmed carry these keys.
+        # Sparse: only the jobs the reconciler watches (QUEUED, PROCESSING) carry these keys.
         self.table.add_global_secondary_index(
-            index_name=UNCONFIRMED_INDEX,
-            partition_key=dynamodb.Attribute(name="unconfirmed_shard", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="unconfirmed_since", type=dynamodb.AttributeType.STRING),
+            index_name=WATCH_INDEX,
+            partition_key=dynamodb.Attribute(name="watch_partition", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="watched_since", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
     @property
     def index_arn(self) -> str:
-        return f"{self.table.table_arn}/index/{UNCONFIRMED_INDEX}"
+        return f"{self.table.table_arn}/index/{WATCH_INDEX}"

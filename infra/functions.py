@@ -18,7 +18,7 @@ from constructs import Construct
 
 from infra.bundling import lambda_code
 from infra.data import JobsTable
-from infra.messaging import JobQueues
+from infra.messaging import MESSAGE_RETENTION, JobQueues
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -37,6 +37,8 @@ TUNING = {
     "DEADLINE_MARGIN_MS": "3000",
     "RECONCILE_GRACE_SECONDS": "300",
     "RECONCILE_BATCH_SIZE": "100",
+    "MESSAGE_RETENTION_SECONDS": str(int(MESSAGE_RETENTION.to_seconds())),
+    "WORKER_MAX_CLAIMS": "3",
     "MAX_BODY_BYTES": "262144",
     "LOG_LEVEL": "INFO",
 }
@@ -87,7 +89,7 @@ class JobFunctions(Construct):
 
         self.api = function("Api", "entrypoints.api.handler", API_TIMEOUT, "POST /jobs and GET /jobs/{job_id}")
         self.reconciler = function(
-            "Reconciler", "entrypoints.reconciler.handler", RECONCILER_TIMEOUT, "Settles jobs left QUEUED"
+            "Reconciler", "entrypoints.reconciler.handler", RECONCILER_TIMEOUT, "Settles jobs left QUEUED or PROCESSING"
         )
         self.worker = function("Worker", "entrypoints.worker.handler", WORKER_TIMEOUT, "Reference job consumer")
 

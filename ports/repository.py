@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from domain.job import Expected, Job
+from domain.job import Expected, Job, Watch
 
 
 class AlreadyExists(Exception):
@@ -41,7 +41,7 @@ class JobRepository(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
-        """Up to ``limit`` jobs QUEUED without a confirmed send since before
-        ``before``, oldest first within each shard. Read from an index that
-        may lag: every write made on what it returns must be conditional."""
+    def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` jobs under ``watch`` whose ``watched_since`` is
+        before ``before``, the oldest first. Read from an index that may lag:
+        every write made on what it returns must be conditional."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -16,11 +16,11 @@ import attrs
 
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, SendFailed, StoreFailed
-from domain.job import Expected, Job
-from domain.reconcile import ReconcileStuckJobs
+from domain.job import Expected, Job, Watch
+from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
-from domain.work import JobStep, ProcessJobMessage
+from domain.work import JobStep, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
 
@@ -103,7 +103,12 @@ class FakeJobRepository:
     def __init__(self, tick: Callable[[], None] = lambda: None) -> None:
         self.jobs: dict[str, Job] = {}
         self.calls = Counter[str]()
-        self._script: dict[str, deque[Step]] = {"create": deque(), "save": deque(), "get": deque()}
+        self._script: dict[str, deque[Step]] = {
+            "create": deque(),
+            "save": deque(),
+            "get": deque(),
+            "find_due": deque(),
+        }
         self._tick = tick
         self.consumed: list[Step] = []
 
@@ -124,10 +129,8 @@ class FakeJobRepository:
     def get(self, job_id: str) -> Job | None:
         return self._call("get", lambda: self.jobs.get(job_id))
 
-    def find_unconfirmed(self, before: datetime, limit: int) -> list[Job]:
-        self.calls["find_unconfirmed"] += 1
-        stuck = [j for j in self.jobs.values() if j.unconfirmed_since is not None and j.unconfirmed_since < before]
-        return sorted(stuck, key=lambda j: j.unconfirmed_since or before)[:limit]
+    def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
+        return self._call("find_due", lambda: due(self.jobs.values(), watch, before, limit))
 
     def _create(self, job: Job) -> None:
         if job.job_id in self.jobs:
@@ -193,6 +196,12 @@ class FakeJobPublisher:
         return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")
 
 
+def due(jobs: Iterable[Job], watch: Watch, before: datetime, limit: int) -> list[Job]:
+    """The jobs ``find_due`` returns, by its contract."""
+    found = [j for j in jobs if j.watch is watch and j.watched_since is not None and j.watched_since < before]
+    return sorted(found, key=lambda j: j.watched_since or before)[:limit]
+
+
 def send_failure(kind: FailureKind, code: str = "", status: int | None = None) -> SendFailed:
     return SendFailed(kind, code or kind.value, "injected", http_status=status, request_id="req-injected")
 
@@ -237,17 +246,26 @@ class OnFakes:
             settings=EnqueueSettings(send_policy=self.send_policy, deadline_margin=self.margin, retry_after_s=1),
         )
 
-    def reconciler(self, grace: timedelta, batch_limit: int = 100) -> ReconcileStuckJobs:
+    def reconciler(
+        self, grace: timedelta, batch_limit: int = 100, retention: timedelta = timedelta(days=4)
+    ) -> ReconcileStuckJobs:
         return ReconcileStuckJobs(
             jobs=self.jobs,
             store=self.store(),
             clock=self.clock,
             metrics=self.metrics,
-            grace=grace,
-            batch_limit=batch_limit,
+            settings=ReconcileSettings(
+                grace=grace, message_retention=retention, batch_limit=batch_limit, margin=timedelta(seconds=2)
+            ),
         )
 
-    def worker(self, step: JobStep) -> ProcessJobMessage:
+    def worker(self, step: JobStep, max_claims: int = 3) -> ProcessJobMessage:
         return ProcessJobMessage(
-            jobs=self.jobs, store=self.store(), clock=self.clock, ids=self.ids, step=step, metrics=self.metrics
+            jobs=self.jobs,
+            store=self.store(),
+            clock=self.clock,
+            ids=self.ids,
+            step=step,
+            metrics=self.metrics,
+            settings=WorkSettings(max_claims=max_claims, margin=self.margin),
         )

@@ -172,7 +172,7 @@ def test_the_api_role_may_put_and_get_items_and_send_messages_nothing_more(templ
 def test_the_reconciler_may_query_only_its_index_and_put_items(template: Template) -> None:
     table = next(iter(resources(template, "AWS::DynamoDB::Table")))
     pairs = {p for p in grants(statements_of(template, "entrypoints.reconciler.handler")) if p[0].startswith("dyn")}
-    assert pairs == {("dynamodb:PutItem", table), ("dynamodb:Query", f"{table}/index/unconfirmed-by-age")}
+    assert pairs == {("dynamodb:PutItem", table), ("dynamodb:Query", f"{table}/index/watched-by-age")}
 
 
 def test_no_statement_anywhere_has_a_wildcard_action(template: Template) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import pytest
 from dependency_injector import providers
 
-from chaos.faults import AwsError, FaultInjector, Pass, Raise, read_timeout
-from chaos.system import sqs_event
+from chaos.faults import AwsError, Crash, FaultInjector, Pass, Raise, crash, read_timeout
+from chaos.system import ShiftedClock, sqs_event
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import body_of, event, submit
@@ -79,7 +81,8 @@ def test_only_the_record_whose_store_call_failed_comes_back(
     for n in range(2):
         api(submit({"n": n}), LocalContext(30_000))
     messages = aws.messages()
-    faults.add("GetItem", AwsError(500, "InternalServerError"))
+    # The worker's read is retried (STORE_MAX_ATTEMPTS, 3): fail every attempt.
+    faults.add("GetItem", *[AwsError(500, "InternalServerError")] * 3)
 
     result = container.batch_worker()(sqs_event(messages, aws.queue_url), LocalContext(60_000))
 
@@ -129,3 +132,30 @@ def test_on_a_fifo_queue_a_failure_holds_back_the_rest_of_the_batch(container: C
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [m["MessageId"] for m in messages]
     alone = container.batch_worker()(sqs_event(messages[1:], fifo_url), LocalContext(60_000))
     assert alone == {"batchItemFailures": []}
+
+
+def test_a_job_whose_worker_died_after_its_claim_is_taken_over_by_the_redelivery(
+    container: Container, aws: Aws, faults: FaultInjector
+) -> None:
+    clock = ShiftedClock()
+    container.clock.override(providers.Object(clock))
+    api = container.jobs_api()
+    api(submit({"n": 1}), LocalContext(30_000))
+    [message] = aws.messages()
+    faults.add("PutItem", Pass(), Raise(crash))  # the claim lands; the completion never happens
+    worker = container.batch_worker()
+    with pytest.raises(Crash):
+        worker(sqs_event([message], aws.queue_url), LocalContext(10_000))
+    [item] = aws.items()
+    assert item["status"]["S"] == "PROCESSING" and item["watch_partition"]["S"].startswith("completion#")
+
+    # A redelivery inside the dead worker's lease leaves the message alone...
+    assert worker(sqs_event([message], aws.queue_url), LocalContext(60_000)) == {
+        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+    }
+    # ...and one after it takes the claim over as the second attempt.
+    clock.shift += timedelta(seconds=20)  # past the 10 s invocation and the clock skew
+    assert worker(sqs_event([message], aws.queue_url), LocalContext(60_000)) == {"batchItemFailures": []}
+    [item] = aws.items()
+    assert (item["status"]["S"], item["claims"]["N"]) == ("SUCCEEDED", "2")
+    assert "watch_partition" not in item

@@ -73,7 +73,7 @@ class TestJobRepository:
     def test_a_save_on_a_stale_state_fails_and_shows_the_current_one(self, repository: JobRepository) -> None:
         job = queued(pending())
         repository.create(job)
-        taken = job.processing(claim_id="claim-x", at=EPOCH)
+        taken = job.processing(claim_id="claim-x", at=EPOCH, until=EPOCH)
         repository.save(taken, Expected.of(job))
         with pytest.raises(ConditionFailed) as caught:
             repository.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))

@@ -52,7 +52,7 @@ def client(service: str, endpoint: str) -> object:
 def test_the_deployed_table_and_queues_answer(deployed: tuple[str, dict[str, str]]) -> None:
     endpoint, outputs = deployed
     table = client("dynamodb", endpoint).describe_table(TableName=outputs["TableName"])["Table"]  # type: ignore[attr-defined]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["unconfirmed-by-age"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["watched-by-age"]
     sqs = client("sqs", endpoint)
     attributes = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]  # type: ignore[attr-defined]
     assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 5

@@ -241,7 +241,7 @@ def _worker_takes(world: World) -> Meanwhile:
 
     def take() -> None:
         job = world.jobs.jobs["job-0001"]
-        world.jobs.jobs["job-0001"] = job.processing(claim_id="claim-x", at=world.clock.now())
+        world.jobs.jobs["job-0001"] = job.processing(claim_id="claim-x", at=world.clock.now(), until=world.clock.now())
 
     return Meanwhile(take)
 

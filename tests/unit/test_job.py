@@ -45,7 +45,7 @@ def test_rollback_returns_to_pending_and_drops_the_fencing_token() -> None:
 
 
 def test_the_worker_keeps_the_enqueue_id_so_a_late_producer_recognises_it() -> None:
-    job = queued().processing(claim_id="claim-x", at=EPOCH)
+    job = queued().processing(claim_id="claim-x", at=EPOCH, until=EPOCH)
     assert (job.status, job.enqueue_id, job.accepted) == (JobStatus.PROCESSING, "e1", True)
     assert job.succeeded(at=EPOCH).status is JobStatus.SUCCEEDED
 
@@ -53,7 +53,7 @@ def test_the_worker_keeps_the_enqueue_id_so_a_late_producer_recognises_it() -> N
 @pytest.mark.parametrize(
     "move",
     [
-        lambda j: j.processing(claim_id="claim-x", at=EPOCH),
+        lambda j: j.processing(claim_id="claim-x", at=EPOCH, until=EPOCH),
         lambda j: j.rolled_back(error=ERROR, attempts=0, at=EPOCH),
         lambda j: j.sent(attempts=1, at=EPOCH),
         lambda j: j.succeeded(at=EPOCH),
@@ -70,7 +70,7 @@ def test_a_confirmed_job_cannot_be_confirmed_twice() -> None:
 
 
 def test_terminal_states_go_nowhere() -> None:
-    done = queued().processing(claim_id="claim-x", at=EPOCH).succeeded(at=EPOCH)
+    done = queued().processing(claim_id="claim-x", at=EPOCH, until=EPOCH).succeeded(at=EPOCH)
     with pytest.raises(IllegalTransition):
         done.queued(enqueue_id="e2", correlation_id="c", at=EPOCH, lease_until=EPOCH)
 

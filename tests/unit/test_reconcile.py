@@ -100,7 +100,51 @@ def test_a_run_stops_when_its_time_is_up(reconciler: Reconciler) -> None:
     reconciler.stuck("a")
     reconciler.stuck("b")
     reconciler.clock.advance(301)
+    # The query is slow: the run's time is up when it answers.
+    reconciler.jobs.fail("find_due", Meanwhile(lambda: reconciler.clock.advance(60)))
 
-    report = reconciler.run(reconciler.clock.now())
+    report = reconciler()
 
     assert report == ReconcileReport(found=2, out_of_time=2)
+
+
+def test_a_confirmed_job_no_worker_took_within_the_retention_is_failed_not_undone(reconciler: Reconciler) -> None:
+    job = reconciler.stuck("a")
+    reconciler.jobs.jobs["a"] = confirmed = job.sent(attempts=1, at=reconciler.clock.now())
+    reconciler.clock.advance(timedelta(days=4).total_seconds() - 1)
+    assert reconciler() == ReconcileReport()
+    reconciler.clock.advance(2)
+
+    assert reconciler() == ReconcileReport(found=1, settled=1)
+    job = reconciler.jobs.jobs["a"]
+    assert job.status is JobStatus.FAILED and job.enqueue_id == confirmed.enqueue_id
+    assert job.last_error is not None and (job.last_error.code, job.last_error.kind) == (
+        "MessageExpired",
+        FailureKind.UNDELIVERED,
+    )
+
+
+def test_a_claim_taken_after_the_index_was_read_wins_over_the_expiry(reconciler: Reconciler) -> None:
+    job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
+    reconciler.jobs.jobs["a"] = job
+    reconciler.clock.advance(timedelta(days=5).total_seconds())
+    now = reconciler.clock.now()
+    claimed = job.processing(claim_id="c", at=now, until=now + timedelta(seconds=35))
+    reconciler.jobs.fail("save", Meanwhile(lambda: reconciler.jobs.jobs.__setitem__("a", claimed)))
+
+    assert reconciler() == ReconcileReport(found=1, moved_on=1)
+    assert reconciler.jobs.jobs["a"] == claimed
+
+
+def test_a_claim_that_expired_more_than_the_grace_ago_is_failed(reconciler: Reconciler) -> None:
+    job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
+    now = reconciler.clock.now()
+    reconciler.jobs.jobs["a"] = job.processing(claim_id="c", at=now, until=now + timedelta(seconds=35))
+    reconciler.clock.advance(35 + 299)
+    assert reconciler() == ReconcileReport()  # a redelivery may still take it over
+    reconciler.clock.advance(2)
+
+    assert reconciler() == ReconcileReport(found=1, settled=1)
+    failed = reconciler.jobs.jobs["a"]
+    assert failed.status is JobStatus.FAILED
+    assert failed.last_error is not None and failed.last_error.code == "ClaimExpired"

@@ -5,29 +5,31 @@ from typing import Any
 
 import pytest
 
-from domain.failures import FailureKind, StoreFailed
+from domain.failures import FailureKind, LastError, StoreFailed
 from domain.job import Job, JobStatus
-from domain.work import IncomingMessage, MalformedMessage, WorkResult
+from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
 from tests.fakes import Meanwhile, OnFakes, store_failure
 
 
 class RecordingStep:
     def __init__(self, error: Exception | None = None) -> None:
         self.calls: list[str] = []
+        self.attempts: list[int] = []
         self.error = error
 
     def __call__(self, job: Job, payload: dict[str, Any]) -> None:
         self.calls.append(job.job_id)
+        self.attempts.append(job.claims)
         if self.error:
             raise self.error
 
 
 class Worker:
-    def __init__(self, step: RecordingStep | None = None) -> None:
+    def __init__(self, recorder: RecordingStep | None = None, step: JobStep | None = None) -> None:
         fakes = OnFakes()
         self.clock, self.jobs = fakes.clock, fakes.jobs
-        self.step = step or RecordingStep()
-        self.process = fakes.worker(self.step)
+        self.step = recorder or RecordingStep()
+        self.process = fakes.worker(step or self.step)
 
     def queued(self, job_id: str = "j", enqueue_id: str = "e1") -> Job:
         now = self.clock.now()
@@ -77,15 +79,66 @@ def test_a_stale_message_is_acknowledged_without_side_effects(worker: Worker, ca
     assert worker.jobs.jobs["j"] == job and worker.step.calls == []
 
 
-def test_a_claim_lost_to_another_worker_is_a_duplicate(worker: Worker) -> None:
+def test_a_claim_lost_to_another_workers_live_claim_leaves_the_message_for_later(worker: Worker) -> None:
     job = worker.queued()
-    worker.jobs.fail(
-        "save",
-        Meanwhile(lambda: worker.jobs.jobs.__setitem__("j", job.processing(claim_id="claim-x", at=job.updated_at))),
-    )
+    theirs = job.processing(claim_id="claim-x", at=job.updated_at, until=job.updated_at + timedelta(minutes=1))
+    worker.jobs.fail("save", Meanwhile(lambda: worker.jobs.jobs.__setitem__("j", theirs)))
 
-    assert worker.deliver() is WorkResult.DUPLICATE
-    assert worker.step.calls == []
+    result = worker.deliver()
+
+    assert result is WorkResult.BUSY and not result.acknowledge
+    assert worker.step.calls == [] and worker.jobs.jobs["j"] == theirs
+
+
+def test_a_delivery_after_the_claim_expired_takes_it_over_with_the_next_attempt_number(worker: Worker) -> None:
+    job = worker.queued()
+    dead = job.processing(claim_id="claim-x", at=job.updated_at, until=job.updated_at + timedelta(seconds=35))
+    worker.jobs.jobs["j"] = dead
+    assert worker.deliver() is WorkResult.BUSY  # the claim still runs
+    worker.clock.advance(36)
+
+    assert worker.deliver() is WorkResult.PROCESSED
+    assert worker.step.attempts == [2]
+    assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
+
+
+def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: Worker) -> None:
+    job = worker.queued()
+    for n in range(3):
+        job = job.processing(claim_id=f"claim-{n}", at=job.updated_at, until=job.updated_at)
+    worker.jobs.jobs["j"] = job
+
+    result = worker.deliver()
+
+    assert result is WorkResult.EXHAUSTED and result.acknowledge
+    failed = worker.jobs.jobs["j"]
+    assert failed.status is JobStatus.FAILED and worker.step.calls == []
+    assert failed.last_error is not None and failed.last_error.code == "ClaimsExhausted"
+
+
+def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the_job(worker: Worker) -> None:
+    worker.queued()
+
+    def taken_over(job: Job, payload: dict[str, Any]) -> None:
+        later = job.processing(claim_id="claim-y", at=job.updated_at, until=job.updated_at + timedelta(minutes=5))
+        worker.jobs.jobs["j"] = later
+
+    slow = Worker(RecordingStep(), step=taken_over)
+    slow.jobs.jobs = worker.jobs.jobs
+    assert slow.deliver() is WorkResult.BUSY
+    assert worker.jobs.jobs["j"].claim_id == "claim-y"
+
+
+def test_a_completion_that_finds_the_job_final_acknowledges(worker: Worker) -> None:
+    worker.queued()
+
+    def finished_by_another(job: Job, payload: dict[str, Any]) -> None:
+        error = LastError("ClaimExpired", FailureKind.PROCESSING, "settled by the reconciler", job.updated_at)
+        worker.jobs.jobs["j"] = job.failed(error=error, at=job.updated_at)
+
+    finishing = Worker(RecordingStep(), step=finished_by_another)
+    finishing.jobs.jobs = worker.jobs.jobs
+    assert finishing.deliver() is WorkResult.DUPLICATE
 
 
 def test_a_failing_step_marks_the_job_failed_with_its_error() -> None:
@@ -103,7 +156,7 @@ def test_a_failing_step_marks_the_job_failed_with_its_error() -> None:
 
 def test_a_store_that_cannot_answer_asks_for_the_message_again(worker: Worker) -> None:
     worker.queued()
-    worker.jobs.fail("get", store_failure(FailureKind.THROTTLED))
+    worker.jobs.fail("get", *[store_failure(FailureKind.THROTTLED)] * 3)
 
     with pytest.raises(StoreFailed):
         worker.deliver()
@@ -139,3 +192,18 @@ def test_its_own_completion_that_landed_unseen_is_recognised(worker: Worker) -> 
     assert worker.deliver() is WorkResult.PROCESSED
     assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
     assert worker.step.calls == ["j"]
+
+
+def test_a_claim_lost_to_the_producers_confirmation_claims_again_and_never_acknowledges_a_live_message(
+    worker: Worker,
+) -> None:
+    """The review's lost job: the worker read the job QUEUED and unconfirmed;
+    the producer's confirmation lands before the claim; the failed claim
+    shows the job still QUEUED with this message's enqueue_id."""
+    job = worker.queued()
+    confirmed = job.sent(attempts=1, at=job.updated_at)
+    worker.jobs.fail("save", Meanwhile(lambda: worker.jobs.jobs.__setitem__("j", confirmed)))
+
+    assert worker.deliver() is WorkResult.PROCESSED
+    assert worker.step.calls == ["j"]
+    assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED

@@ -1,0 +1,143 @@
+"""Invariants I1-I7 of the brief, checked on what a run leaves behind.
+
+One checker for the stateful test, the simulation and the chaos run. It
+reads the answers the clients were given, the jobs as stored, the messages
+still in the queue and the runs of the processing step, and repairs
+nothing: a message that was wrongly deleted is simply not there.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+
+import attrs
+
+from domain.failures import FailureKind
+from domain.job import TAKEN, Job, JobStatus
+
+# Answers about the request, not the job: they promise nothing about it.
+ABOUT_THE_REQUEST = frozenset({409, 422})
+NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7")
+
+
+@attrs.frozen
+class Answer:
+    """What one request was told, in the order the requests for a job ran.
+    ``status`` 0: the invocation died and nobody was told anything."""
+
+    job_id: str
+    status: int
+    settled: bool = True
+
+
+@attrs.frozen
+class Run:
+    """One run of the processing step, as the step saw its job."""
+
+    job_id: str
+    attempt: int
+    started_at: datetime
+    lease_until: datetime
+
+    @classmethod
+    def of(cls, job: Job) -> Run:
+        assert job.claim_until is not None
+        return cls(job.job_id, job.claims, job.updated_at, job.claim_until)
+
+
+@attrs.frozen
+class Message:
+    job_id: str
+    enqueue_id: str
+
+
+def binding(answers: Iterable[Answer]) -> dict[str, Answer]:
+    """Each job's last answer that says something about the job."""
+    last: dict[str, Answer] = {}
+    for answer in answers:
+        if answer.status not in ABOUT_THE_REQUEST and answer.status != 0:
+            last[answer.job_id] = answer
+    return last
+
+
+def live(job: Job, messages: Collection[Message]) -> bool:
+    return job.status is JobStatus.QUEUED and Message(job.job_id, job.enqueue_id or "") in messages
+
+
+def check(
+    *,
+    answers: Iterable[Answer],
+    jobs: Mapping[str, Job],
+    messages: Collection[Message],
+    runs: Iterable[Run],
+    now: datetime,
+    lost: Collection[str] = (),
+    unexplained_allowed: int = 0,
+    max_claims: int = 3,
+) -> dict[str, list[str]]:
+    """Violations by invariant, at quiescence: every actor stopped, the
+    queue drained by honest workers, the reconciler run. ``lost``: jobs whose
+    message an adversary removed (deleted, or let expire)."""
+    answers = list(answers)
+    last = binding(answers)
+    problems: dict[str, list[str]] = defaultdict(list)
+    for job_id, answer in last.items():
+        job = jobs.get(job_id)
+        status = None if job is None else job.status
+        if answer.status == 202:
+            undelivered = (
+                job is not None and job.last_error is not None and job.last_error.kind is FailureKind.UNDELIVERED
+            )
+            if job is None or not (status in TAKEN or live(job, messages)):
+                problems["I1"].append(f"{job_id}: 202 but {status}")
+            elif undelivered and job_id not in lost:
+                problems["I1"].append(f"{job_id}: 202 but its message vanished")
+        elif answer.status == 503 and status not in (None, JobStatus.PENDING):
+            problems["I2"].append(f"{job_id}: 503 but {status}")
+        elif (
+            answer.status == 500
+            and answer.settled
+            and (job is None or status is not JobStatus.PENDING or not job.last_error)
+        ):
+            problems["I3"].append(f"{job_id}: settled 500 but {status}")
+        elif 400 <= answer.status < 500 and job is not None:
+            problems["I4"].append(f"{job_id}: {answer.status} but the job was written")
+    crashed = {a.job_id for a in answers if a.status == 0}
+    unexplained = [job_id for job_id in jobs if job_id not in last and job_id not in crashed]
+    if len(unexplained) > unexplained_allowed:
+        problems["I4"].append(f"jobs no request accounts for: {unexplained[:3]}")
+    for job in jobs.values():
+        if job.status is JobStatus.QUEUED and not live(job, messages):
+            problems["I5"].append(f"{job.job_id}: QUEUED without a live message")
+        if job.status is JobStatus.PROCESSING and job.claim_expired(now):
+            problems["I7"].append(f"{job.job_id}: PROCESSING under an expired claim")
+        if job.status is JobStatus.QUEUED and job.awaiting_confirmation and job.lease_expired(now):
+            problems["I7"].append(f"{job.job_id}: QUEUED, unconfirmed, its producer gone")
+    problems["I6"].extend(run_problems(runs, last, max_claims))
+    return {name: problems[name] for name in NAMES if problems[name]}
+
+
+def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_claims: int) -> list[str]:
+    """At least once, never concurrently, never after a 503 or a 4xx."""
+    by_job: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_job[run.job_id].append(run)
+    problems = []
+    for job_id, job_runs in by_job.items():
+        answer = last.get(job_id)
+        if answer is not None and (answer.status == 503 or 400 <= answer.status < 500):
+            problems.append(f"{job_id}: processed after a {answer.status}")
+        attempts = [run.attempt for run in job_runs]
+        if attempts != sorted(set(attempts)) or attempts[-1] > max_claims:
+            problems.append(f"{job_id}: attempts {attempts}")
+        for before, after in itertools.pairwise(job_runs):
+            if after.started_at < before.lease_until:
+                problems.append(f"{job_id}: attempt {after.attempt} began inside attempt {before.attempt}'s lease")
+    return problems
+
+
+def verdicts(problems: Mapping[str, list[str]]) -> dict[str, str]:
+    return {name: "BROKEN: " + "; ".join(problems[name][:3]) if name in problems else "holds" for name in NAMES}
