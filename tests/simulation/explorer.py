@@ -155,15 +155,26 @@ def independent(a: Move, b: Move) -> bool:
     """Whether two moves commute, so that only one of their orders needs exploring.
 
     Moves of the same actor never commute (they are its program order, or alternative variants of
-    one step). A step with no target touches everything. Otherwise two reads commute, and so do any
-    two steps on different targets.
+    one step). A step with no target touches everything; a target ending in "*" touches every
+    target with that prefix. Otherwise two reads commute, and so do any two steps on different
+    targets.
     """
     if a[0] == b[0]:
         return False
     first, second = a[1], b[1]
     if first.target is None or second.target is None:
         return False
-    return first.target != second.target or not (first.writes or second.writes)
+    return not _overlap(first.target, second.target) or not (first.writes or second.writes)
+
+
+def _overlap(first: str, second: str) -> bool:
+    """Whether two targets may name the same object: equal, or one is a
+    family ("job-*") the other belongs to (a query over every job)."""
+    if first.endswith("*") and second.startswith(first[:-1]):
+        return True
+    if second.endswith("*") and first.startswith(second[:-1]):
+        return True
+    return first == second
 
 
 class _Abandoned(BaseException):

@@ -519,3 +519,10 @@ def test_hypothesis_finds_the_lost_update_and_shrinks_it_to_four_steps() -> None
         schedules()
     assert len(caught.value.trace) == 4
     assert [step.op for _, step, _ in caught.value.trace] == ["read", "read", "write", "write"]
+
+
+def test_a_family_target_depends_on_each_member_it_names_and_on_nothing_else() -> None:
+    query = ("a", Step("find", "job-*", writes=False), "ok")
+    assert not independent(query, ("b", Step("save", "job-1"), "ok"))
+    assert independent(query, ("b", Step("get", "job-1", writes=False), "ok"))
+    assert independent(query, ("b", Step("publish", "queue"), "ok"))

@@ -1,0 +1,223 @@
+"""The scenario catalogue: small worlds whose every schedule is explored.
+
+Each scenario names its actors, the faults they meet (scripted on chosen
+calls, or any fault on any call up to the scenario's budget) and the clock
+jumps that may fall between any two steps. ``make test`` explores each one
+exhaustively; ``make prove`` explores bigger worlds (``tests/simulation/prove.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import attrs
+
+from tests.simulation.explorer import Scenario, Scheduler
+from tests.simulation.world import GRACE, PRODUCER_TIMEOUT, Faults, World
+
+PAST_LEASE = (PRODUCER_TIMEOUT + timedelta(seconds=10)).total_seconds()
+PAST_GRACE = (GRACE + timedelta(seconds=40)).total_seconds()
+
+
+@attrs.frozen
+class Case:
+    name: str
+    build: Callable[[Scheduler], Scenario]
+    max_faults: int = 0
+
+
+def case(name: str, max_faults: int = 0) -> Callable[[Callable[[World], Scenario]], Case]:
+    def register(make: Callable[[World], Scenario]) -> Case:
+        return Case(name, lambda scheduler: make(World(scheduler)), max_faults)
+
+    return register
+
+
+@case("producer + worker, any one fault", max_faults=1)
+def producer_and_worker(w: World) -> Scenario:
+    return w.scenario([w.producer("producer", "k"), w.delivery("worker", 1)], {"producer": Faults(free=True)})
+
+
+@case("producer + two deliveries of its message")
+def two_deliveries(w: World) -> Scenario:
+    return w.scenario([w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 1)])
+
+
+@case("producer + worker + reconciler (grace 0) + clock")
+def reconciler_grace_zero(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer", "k"),
+            w.delivery("worker", 1),
+            w.reconciler_run(grace=timedelta(0)),
+            w.clock_jumps(5),
+        ]
+    )
+
+
+@case("producer paused past the grace + reconciler + worker")
+def paused_past_grace(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.clock_jumps(PAST_GRACE), w.reconciler_run(), w.delivery("worker", 1)]
+    )
+
+
+@case("two same-key producers + worker")
+def same_key_pair(w: World) -> Scenario:
+    return w.scenario([w.producer("producer-a", "k"), w.producer("producer-b", "k"), w.delivery("worker", 1)])
+
+
+@case("two same-key producers + worker + reconciler + clock")
+def same_key_pair_reconciled(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer-a", "k"),
+            w.producer("producer-b", "k"),
+            w.delivery("worker", 1),
+            w.reconciler_run(),
+            w.clock_jumps(PAST_GRACE),
+        ]
+    )
+
+
+@case("a 503 racing a same-key retry")
+def unavailable_racing_retry(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer-a", "k"), w.producer("producer-b", "k"), w.delivery("worker", 1)],
+        {"producer-a": Faults({"publish": ["unavailable"] * 3})},
+    )
+
+
+@case("a send delivered, its answer lost, retried: two copies, two workers")
+def lost_send_two_copies(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 2)],
+        {"producer": Faults({"publish": ["lost"]})},
+    )
+
+
+@case("every send delivered, every answer lost + workers")
+def every_send_lost(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 3)],
+        {"producer": Faults({"publish": ["lost"] * 3})},
+    )
+
+
+@case("confirmation lost, then throttled + worker")
+def confirmation_lost_then_throttled(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.delivery("worker", 1)],
+        {"producer": Faults({"save": ["lost", "throttled"]})},
+    )
+
+
+@case("confirmation throttled three times + worker")
+def confirmation_throttled(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.delivery("worker", 1)],
+        {"producer": Faults({"save": ["throttled"] * 3})},
+    )
+
+
+@case("producer killed after its send + same-key retry after the lease + worker")
+def killed_then_retried(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer-a", "k"),
+            w.clock_jumps(PAST_LEASE),
+            w.producer("producer-b", "k"),
+            w.delivery("worker", 1),
+            w.delivery("worker-again", 2),
+        ],
+        {"producer-a": Faults({"publish": ["crash-after"]})},
+    )
+
+
+@case("producer killed after its send + reconciler after the grace + worker")
+def killed_then_reconciled(w: World) -> Scenario:
+    return w.scenario(
+        [w.producer("producer", "k"), w.clock_jumps(PAST_GRACE), w.reconciler_run(), w.delivery("worker", 1)],
+        {"producer": Faults({"publish": ["crash-after"]})},
+    )
+
+
+@case("sends lost, the rollback fails + worker + reconciler")
+def rollback_fails(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer", "k"),
+            w.delivery("worker", 1),
+            w.clock_jumps(PAST_GRACE),
+            w.reconciler_run(),
+        ],
+        {"producer": Faults({"publish": ["lost"] * 3, "save": ["throttled"] * 3})},
+    )
+
+
+@case("a worker killed after its claim + a redelivery after the lease")
+def worker_killed(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer", "k"),
+            w.delivery("worker", 1),
+            w.clock_jumps(PAST_LEASE),
+            w.delivery("redelivery", 1),
+        ],
+        {"worker": Faults({"step": ["crash"]})},
+    )
+
+
+@case("a worker killed after its claim, the message purged + reconciler")
+def worker_killed_message_gone(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer", "k"),
+            w.delivery("worker", 1),
+            w.purge(1),
+            w.clock_jumps(PAST_GRACE),
+            w.reconciler_run(),
+        ],
+        {"worker": Faults({"save": ["ok", "crash"]})},
+    )
+
+
+@case("a deleted message delivered again")
+def deleted_message_redelivered(w: World) -> Scenario:
+    return w.scenario([w.producer("producer", "k"), w.delivery("worker", 1), w.delivery("ghost", 1, even_deleted=True)])
+
+
+@case("two producers without keys + one worker each, any one fault", max_faults=1)
+def two_jobs(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer-a", None),
+            w.producer("producer-b", None),
+            w.delivery("worker-a", 1),
+            w.delivery("worker-b", 2),
+        ],
+        {"worker-a": Faults(free=True), "worker-b": Faults(free=True)},
+    )
+
+
+CATALOGUE = [
+    producer_and_worker,
+    two_deliveries,
+    reconciler_grace_zero,
+    paused_past_grace,
+    same_key_pair,
+    same_key_pair_reconciled,
+    unavailable_racing_retry,
+    lost_send_two_copies,
+    every_send_lost,
+    confirmation_lost_then_throttled,
+    confirmation_throttled,
+    killed_then_retried,
+    killed_then_reconciled,
+    rollback_fails,
+    worker_killed,
+    worker_killed_message_gone,
+    deleted_message_redelivered,
+    two_jobs,
+]

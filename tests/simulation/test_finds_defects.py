@@ -1,0 +1,66 @@
+"""The exploration can fail: given the worker as it was before the fix (a
+claim lost to any write answered "duplicate" and acknowledged), it finds
+the lost job the outside review found, and prints its schedule."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+
+from chaos.faults import Crash
+from domain.job import Expected
+from domain.work import IncomingMessage, ProcessJobMessage, WorkResult, judge
+from ports.repository import ConditionFailed
+from tests.simulation.explorer import Counterexample, Scenario, Scheduler, explore
+from tests.simulation.world import World
+
+
+class WorkerBeforeTheFix(ProcessJobMessage):
+    """The claim as it was: a failed condition meant someone else's claim."""
+
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+        job = self._jobs.get(message.job_id)
+        verdict = judge(job, message)
+        if verdict is not None or job is None:
+            return verdict or WorkResult.STALE
+        claimed = job.processing(claim_id=self._ids.new_claim_id(), at=self._clock.now(), until=invocation_end)
+        try:
+            self._store.run(lambda: self._jobs.save(claimed, Expected.of(job)), invocation_end)
+        except ConditionFailed as exc:
+            if exc.current != claimed:
+                return judge(exc.current, message) or WorkResult.DUPLICATE
+        return self._process(claimed, message, invocation_end)
+
+
+@pytest.fixture(autouse=True)
+def quiet() -> Iterator[None]:
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+def producer_and_worker(scheduler: Scheduler) -> Scenario:
+    world = World(scheduler)
+    world.worker_class = WorkerBeforeTheFix
+    return world.scenario([world.producer("producer", "k"), world.delivery("worker", 1)])
+
+
+def test_the_lost_job_of_the_old_worker_is_found() -> None:
+    with pytest.raises(Counterexample) as found:
+        explore(producer_and_worker, expected=(Crash,))
+
+    schedule = [(actor, step.op) for actor, step, _ in found.value.trace]
+    # The worker read the job before the confirmation, claimed after it.
+    assert schedule.index(("worker", "get")) < schedule.index(("producer", "save")) < schedule.index(("worker", "save"))
+    assert "I1" in str(found.value)
+
+
+def test_the_fixed_worker_passes_the_same_exploration() -> None:
+    def fixed(scheduler: Scheduler) -> Scenario:
+        world = World(scheduler)
+        return world.scenario([world.producer("producer", "k"), world.delivery("worker", 1)])
+
+    assert explore(fixed, expected=(Crash,)).executions > 1
