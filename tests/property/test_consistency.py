@@ -1,33 +1,39 @@
-"""Invariants I1-I6 of the brief under every failure, as a hypothesis
+"""Invariants I1-I7 of the brief under every failure, as a hypothesis
 stateful test over the in-memory fakes.
 
 Rules: submissions (with and without Idempotency-Keys, same and different
 bodies) meeting any send fault of the classification table, DynamoDB faults
 on every write (the rollback included), sends delivered whose answer is
 lost, crashes of an invocation before or after any AWS call; worker
-deliveries of any message in any order, duplicates included, with store
-faults; reconciler runs; clock advances. The invariants are checked after
-every step where they apply, and at quiescence (clock far ahead, reconciler
-run, every message delivered).
+deliveries of any message still in the queue, with store faults and crashes
+(after the claim, after the step); a separate adversary that delivers a
+message already deleted; reconciler runs with store faults and crashes;
+clock advances past leases, the grace and the deadlines. The invariants are
+checked after every step where they apply, and at quiescence (honest
+workers drain what is left, every lease passes, the reconciler runs) by
+``chaos.invariants.check``, which repairs nothing. Each rule runs one whole
+invocation; the interleavings inside invocations are the simulation's
+(tests/simulation).
 
 CONSISTENCY_EXAMPLES sets the number of examples (200 by default; `make
-test-long` runs thousands).
+test-long` runs thousands). The run fails if a fault kind or a clock jump
+was never exercised.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from chaos.faults import Crash
+from chaos.invariants import Answer, Message, Run, check
 from domain.failures import FailureKind, OutsideFailure
-from domain.job import TAKEN, Job, JobStatus
+from domain.job import Job, JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable
 from domain.retry import RetryPolicy
 from domain.submission import Submission
@@ -59,7 +65,18 @@ STORE_FAULTS: list[Step] = [
     Lost(store(FailureKind.AMBIGUOUS, "ReadTimeoutError")),
     store(FailureKind.NOT_SENT, "EndpointConnectionError"),
 ]
-crashes = st.none() | st.tuples(st.sampled_from(["create", "save", "publish"]), st.integers(0, 4), st.booleans())
+CRASHES = st.none() | st.tuples(st.integers(0, 4), st.booleans())
+CLOCK_JUMPS = [1, 10, 40, 400]
+
+
+def with_crash(script: list[Step], crash: tuple[int, bool] | None) -> list[Step]:
+    """``script`` with a crash on exactly its ``nth`` call (0-based): the
+    calls before it go through as scripted or untouched."""
+    if crash is None:
+        return script
+    nth, after = crash
+    head = script[:nth] + [None] * (nth - len(script[:nth]))
+    return [*head, Lost(Crash()) if after else Crash()]
 
 
 def label(step: Step) -> str:
@@ -85,10 +102,11 @@ class Consistency(RuleBasedStateMachine):
         self.reconcile = fakes.reconciler(GRACE, batch_limit=5)
         self.work = fakes.worker(self._step)
         self.acked: set[int] = set()
-        self.processed: Counter[str] = Counter()
-        # What the outside world was last told about each job; None after a
-        # crash (nobody was told anything).
-        self.told: dict[str, Outcome | None] = {}
+        self.runs: list[Run] = []
+        self.crash_after_step = False
+        # Every answer, in order; None for a crash (nobody was told anything).
+        self.answers: list[Answer] = []
+        self.told: dict[str, Outcome] = {}
         STATS["examples"] += 1
 
     # -- rules -------------------------------------------------------------
@@ -99,7 +117,7 @@ class Consistency(RuleBasedStateMachine):
         sends=st.lists(st.sampled_from(SEND_FAULTS), max_size=4),
         creates=st.lists(st.sampled_from(STORE_FAULTS), max_size=3),
         saves=st.lists(st.sampled_from(STORE_FAULTS), max_size=4),
-        crash=crashes,
+        crash=st.none() | st.tuples(st.sampled_from(["create", "save", "publish"]), CRASHES.filter(bool)),
     )
     def submit(
         self,
@@ -108,14 +126,12 @@ class Consistency(RuleBasedStateMachine):
         sends: list[Step],
         creates: list[Step],
         saves: list[Step],
-        crash: tuple[str, int, bool] | None,
+        crash: tuple[str, tuple[int, bool] | None] | None,
     ) -> None:
         scripts = {"publish": list(sends), "create": list(creates), "save": list(saves)}
         if crash is not None:
-            operation, nth, after = crash
-            script = scripts[operation]
-            script[nth:] = [Lost(Crash()) if after else Crash()]
-            script[:nth] = script[:nth] + [None] * (nth - len(script[:nth]))
+            operation, where = crash
+            scripts[operation] = with_crash(scripts[operation], where)
         self.queue.fail(*scripts["publish"])
         self.jobs.fail("create", *scripts["create"])
         self.jobs.fail("save", *scripts["save"])
@@ -133,7 +149,8 @@ class Consistency(RuleBasedStateMachine):
         if outcome is None:
             touched = (set(self.jobs.jobs) - known) | ({self.ids.job_id_for_key(key)} if key else set())
             for job_id in touched:
-                self.told[job_id] = None
+                self.answers.append(Answer(job_id, 0))
+                self.told.pop(job_id, None)
             return
         STATS[f"answer {type(outcome).__name__}"] += 1
         if isinstance(outcome, InFlight | KeyReused):
@@ -144,20 +161,47 @@ class Consistency(RuleBasedStateMachine):
         if outcome.job_id is None:  # nothing was recorded: no job to check
             assert len(self.jobs.jobs) == len(before[0])
             return
+        status = 202 if isinstance(outcome, Accepted) else 503 if isinstance(outcome, Unavailable) else 500
+        self.answers.append(Answer(outcome.job_id, status, not isinstance(outcome, Failed) or outcome.settled))
         self.told[outcome.job_id] = outcome
         self._check_answer(outcome.job_id)
 
-    @precondition(lambda self: self.queue.sent)
+    @precondition(lambda self: len(self.acked) < len(self.queue.sent))
     @rule(
         pick=st.integers(0, 10_000),
         gets=st.lists(st.sampled_from(STORE_FAULTS), max_size=2),
         saves=st.lists(st.sampled_from(STORE_FAULTS), max_size=3),
+        crash=st.none() | st.tuples(st.sampled_from(["get", "save", "step"]), CRASHES.filter(bool)),
     )
-    def deliver(self, pick: int, gets: list[Step], saves: list[Step]) -> None:
-        """SQS hands a worker any message: reordered, duplicated, or even one
-        already deleted (at-least-once delivery)."""
-        index = pick % len(self.queue.sent)
+    def deliver(
+        self,
+        pick: int,
+        gets: list[Step],
+        saves: list[Step],
+        crash: tuple[str, tuple[int, bool] | None] | None,
+    ) -> None:
+        """SQS hands a worker any message still in the queue: reordered, or a
+        duplicate of one another worker holds."""
+        waiting = [i for i in range(len(self.queue.sent)) if i not in self.acked]
+        self._deliver(waiting[pick % len(waiting)], gets, saves, crash)
+
+    @precondition(lambda self: self.acked)
+    @rule(pick=st.integers(0, 10_000))
+    def deliver_deleted(self, pick: int) -> None:
+        """The adversary: SQS, rarely, delivers a message already deleted."""
+        acked = sorted(self.acked)
+        self._deliver(acked[pick % len(acked)], [], [], None)
+        STATS["deleted message delivered again"] += 1
+
+    def _deliver(
+        self, index: int, gets: list[Step], saves: list[Step], crash: tuple[str, tuple[int, bool] | None] | None
+    ) -> None:
         sent = self.queue.sent[index]
+        if crash is not None and crash[0] == "step":
+            self.crash_after_step = True
+        elif crash is not None:
+            operation, where = crash
+            gets, saves = (with_crash(gets, where), saves) if operation == "get" else (gets, with_crash(saves, where))
         self.jobs.fail("get", *gets)
         self.jobs.fail("save", *saves)
         message = IncomingMessage(job_id=sent.job_id, enqueue_id=sent.enqueue_id, payload={}, correlation_id="c")
@@ -165,20 +209,39 @@ class Consistency(RuleBasedStateMachine):
             result = self.work(message, self.clock.now() + timedelta(seconds=30))
         except OutsideFailure:
             STATS["deliveries left for redelivery"] += 1
+        except Crash:
+            STATS["worker crashes"] += 1
         else:
-            self.acked.add(index)
+            if result.acknowledge:
+                self.acked.add(index)
             STATS[f"delivery {result.value}"] += 1
+        finally:
+            self.crash_after_step = False
+            self._count_faults()
+
+    @rule(
+        finds=st.lists(st.sampled_from(STORE_FAULTS[:3]), max_size=2),
+        saves=st.lists(st.sampled_from(STORE_FAULTS), max_size=3),
+        crash=st.none() | CRASHES.filter(bool),
+    )
+    def run_reconciler(self, finds: list[Step], saves: list[Step], crash: tuple[int, bool] | None) -> None:
+        self.jobs.fail("find_due", *finds)
+        self.jobs.fail("save", *with_crash(saves, crash))
+        try:
+            report = self.reconcile(self.clock.now() + timedelta(seconds=60))
+        except OutsideFailure:
+            STATS["reconciler runs that could not read the index"] += 1
+        except Crash:
+            STATS["reconciler crashes"] += 1
+        else:
+            STATS["settled by the reconciler"] += report.settled
         finally:
             self._count_faults()
 
-    @rule()
-    def run_reconciler(self) -> None:
-        report = self.reconcile(self.clock.now() + timedelta(seconds=60))
-        STATS["settled by the reconciler"] += report.settled
-
-    @rule(seconds=st.sampled_from([1, 10, 40, 400]))
+    @rule(seconds=st.sampled_from(CLOCK_JUMPS))
     def advance_clock(self, seconds: int) -> None:
         self.clock.advance(seconds)
+        STATS[f"clock jump {seconds} s"] += 1
 
     # -- invariants --------------------------------------------------------
 
@@ -187,41 +250,35 @@ class Consistency(RuleBasedStateMachine):
         for job_id in self.told:
             self._check_answer(job_id)
 
-    @invariant()
-    def no_job_is_processed_twice(self) -> None:
-        assert all(count <= 1 for count in self.processed.values()), self.processed
-
     def teardown(self) -> None:
-        """Quiescence: every invocation over, the reconciler done, every
-        message delivered. Then I1-I6 in their final form."""
+        """Quiescence: honest workers take what is still in the queue (a
+        deleted message stays deleted), every lease and grace passes, the
+        reconciler runs; then I1-I7 as ``chaos.invariants`` states them."""
         self.jobs.forget_faults()
         self.queue.forget_faults()
-        self.clock.advance(10 * GRACE.total_seconds())
-        while self.reconcile(self.clock.now() + timedelta(seconds=60)).found:
-            pass
-        for index, sent in enumerate(list(self.queue.sent)):
-            message = IncomingMessage(job_id=sent.job_id, enqueue_id=sent.enqueue_id, payload={}, correlation_id="c")
-            self.work(message, self.clock.now() + timedelta(seconds=30))
-            self.acked.add(index)
-        for job in self.jobs.jobs.values():
-            # I5: nothing stays QUEUED: a live message would have been processed.
-            assert job.status is not JobStatus.QUEUED, job
-            told = self.told.get(job.job_id)
-            if isinstance(told, Accepted):
-                # I1: taken by a worker. PROCESSING stays when a worker's
-                # completion write failed: processing is at most once.
-                assert job.status in TAKEN, job
-                STATS["left PROCESSING (completion not written)"] += job.status is JobStatus.PROCESSING
-            elif isinstance(told, Unavailable):
-                assert job.status is JobStatus.PENDING, job  # I2, I6
-            elif isinstance(told, Failed) and told.settled:
-                # I3. Unsettled: whatever the reconciler or the next request
-                # made of it, and never QUEUED (checked above).
-                assert job.status is JobStatus.PENDING and job.last_error is not None, job
-        self.no_job_is_processed_twice()
+        for _ in range(3):
+            self._drain()
+            self.clock.advance(3 * GRACE.total_seconds())
+            while self.reconcile(self.clock.now() + timedelta(seconds=60)).found:
+                pass
+        self._drain()
+        messages = {Message(m.job_id, m.enqueue_id) for i, m in enumerate(self.queue.sent) if i not in self.acked}
+        problems = check(
+            answers=self.answers, jobs=self.jobs.jobs, messages=messages, runs=self.runs, now=self.clock.now()
+        )
+        assert not problems, problems
         STATS["jobs"] += len(self.jobs.jobs)
+        STATS["steps run again after an expired claim"] += len(self.runs) - len({r.job_id for r in self.runs})
 
     # -- helpers -----------------------------------------------------------
+
+    def _drain(self) -> None:
+        for index, sent in enumerate(list(self.queue.sent)):
+            if index in self.acked:
+                continue
+            message = IncomingMessage(job_id=sent.job_id, enqueue_id=sent.enqueue_id, payload={}, correlation_id="c")
+            if self.work(message, self.clock.now() + timedelta(seconds=30)).acknowledge:
+                self.acked.add(index)
 
     def _check_answer(self, job_id: str) -> None:
         told = self.told.get(job_id)
@@ -247,8 +304,10 @@ class Consistency(RuleBasedStateMachine):
     def _step(self, job: Job, payload: dict[str, Any]) -> None:
         # I6: never a job whose last answer was a 503 or a 4xx.
         assert not isinstance(self.told.get(job.job_id), Unavailable | InFlight | KeyReused), job
-        self.processed[job.job_id] += 1
+        self.runs.append(Run.of(job))
         STATS["processed"] += 1
+        if self.crash_after_step:
+            raise Crash
 
     def _count_faults(self) -> None:
         for step in self.queue.consumed + self.jobs.consumed:
@@ -260,10 +319,27 @@ class Consistency(RuleBasedStateMachine):
         STATS["steps"] += 1
 
 
-TestConsistency = Consistency.TestCase
-TestConsistency.settings = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+EXERCISED = [
+    *(f"fault {label(step)}" for step in SEND_FAULTS + STORE_FAULTS if step is not None),
+    "fault crash before call",
+    "fault crash after call",
+    "worker crashes",
+    "reconciler crashes",
+    "deleted message delivered again",
+    "settled by the reconciler",
+    *(f"clock jump {seconds} s" for seconds in CLOCK_JUMPS),
+]
+
+
+def test_every_invariant_holds_in_every_example() -> None:
+    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+        Consistency,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+    never = [name for name in EXERCISED if not STATS[name]]
+    assert not never, f"never exercised: {never}"
