@@ -36,9 +36,9 @@ test-long: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
-## chaos: the whole system under a fault mix (SUBMISSIONS, SEED, MIX), invariants checked, chart drawn
+## chaos: the whole system under a fault mix (SUBMISSIONS, SEED, MIX; CONCURRENT=1 for threads), invariants checked, chart drawn
 chaos: $(STAMP)
-	$(PY) -m chaos.run --submissions $${SUBMISSIONS:-300} --seed $${SEED:-7} $${MIX:+--mix $$MIX}
+	$(PY) -m chaos.run --submissions $${SUBMISSIONS:-300} --seed $${SEED:-7} $${MIX:+--mix $$MIX} $${CONCURRENT:+--concurrent}
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -127,12 +128,19 @@ class System:
         answer: dict[str, Any] = self._api(event, LocalContext(20_000))
         return answer
 
-    def work_once(self) -> int:
+    def work_once(self, wait_s: float = 0) -> int:
         """One worker invocation on what the queue hands out; what it does
-        not finish becomes visible again, as after a visibility timeout."""
+        not finish becomes visible again, as after a visibility timeout.
+        ``wait_s``: long-poll that long when the queue is empty."""
         messages = self._sqs.receive_message(
-            QueueUrl=self._queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+            QueueUrl=self._queue,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=60,
+            WaitTimeSeconds=0,
         ).get("Messages", [])
+        if not messages and wait_s:
+            time.sleep(wait_s)  # an idle poller's pause, as a long poll would wait
         if not messages:
             return 0
         event = sqs_event(messages, self._queue)

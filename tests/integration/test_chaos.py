@@ -1,5 +1,6 @@
 """`make chaos`, small: the whole system under the default fault mix keeps
-every invariant, draws its chart, and a seed reproduces a run."""
+every invariant, serially and with producers and workers in threads, draws
+its chart, and a seed reproduces a serial run."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def test_the_default_mix_keeps_every_invariant_and_draws_the_chart(tmp_path: Pat
 def test_a_seed_reproduces_the_faults_and_the_answers(tmp_path: Path) -> None:
     first, second = run(tmp_path / "a", seed=5), run(tmp_path / "b", seed=5)
     assert (first["faults"], first["answers"]) == (second["faults"], second["answers"])
+
+
+def test_producers_and_workers_at_once_lose_no_job(tmp_path: Path) -> None:
+    arguments = ["--concurrent", "--producers", "3", "--workers", "2", "--latency-ms", "20"]
+    assert main([*arguments, "--submissions", "90", "--seed", "3", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    assert set(report["invariants"].values()) == {"holds"}
+    assert report["answers"].get("202", 0) > 0 and report["left_processing"] == 0
