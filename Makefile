@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-long bench chaos lint typecheck synth deploy-local stop-local clean
+.PHONY: run test test-long prove mutation bench chaos lint typecheck synth deploy-local stop-local clean
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 NODE_STAMP := node_modules/.installed
@@ -31,6 +31,14 @@ test: $(STAMP) $(NODE_STAMP) lint typecheck
 ## test-long: the consistency properties with thousands of examples
 test-long: $(STAMP)
 	CONSISTENCY_EXAMPLES=5000 AGREEMENT_EXAMPLES=200 $(PY) -m pytest tests/property tests/integration/test_fakes_agree.py
+
+## prove: the simulation's bigger bounds: any fault anywhere, more actors, every schedule
+prove: $(STAMP)
+	$(PY) -m tests.simulation.prove
+
+## mutation: mutmut over domain/ with the unit, property and simulation suites; prints the score
+mutation: $(STAMP)
+	$(PY) -m tests.mutation
 
 ## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
 bench: $(STAMP)

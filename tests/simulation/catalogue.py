@@ -23,13 +23,20 @@ PAST_GRACE = (GRACE + timedelta(seconds=40)).total_seconds()
 @attrs.frozen
 class Case:
     name: str
-    build: Callable[[Scheduler], Scenario]
+    make: Callable[[World], Scenario]
     max_faults: int = 0
+
+    @property
+    def slug(self) -> str:
+        return self.make.__name__
+
+    def build(self, scheduler: Scheduler) -> Scenario:
+        return self.make(World(scheduler))
 
 
 def case(name: str, max_faults: int = 0) -> Callable[[Callable[[World], Scenario]], Case]:
     def register(make: Callable[[World], Scenario]) -> Case:
-        return Case(name, lambda scheduler: make(World(scheduler)), max_faults)
+        return Case(name, make, max_faults)
 
     return register
 
@@ -220,4 +227,55 @@ CATALOGUE = [
     worker_killed_message_gone,
     deleted_message_redelivered,
     two_jobs,
+]
+
+
+def with_faults_everywhere(case: Case, max_faults: int) -> Case:
+    """The same world, every actor free to meet any fault on any call."""
+
+    def anywhere(world: World) -> Scenario:
+        scenario = case.make(world)
+        for actor in scenario.actors:
+            world.faults[actor.name] = attrs.evolve(world.faults.get(actor.name, Faults()), free=True)
+        return scenario
+
+    anywhere.__name__ = f"{case.slug}_anywhere"
+    return Case(f"{case.name} [any {max_faults} fault(s) anywhere]", anywhere, max_faults)
+
+
+@case("three same-key producers + two deliveries + clock")
+def three_producers(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer-a", "k"),
+            w.producer("producer-b", "k"),
+            w.producer("producer-c", "k"),
+            w.delivery("worker-a", 1),
+            w.delivery("worker-b", 1),
+            w.clock_jumps(PAST_LEASE),
+        ]
+    )
+
+
+@case("two producers (one key) + two workers + two reconcilers + clock")
+def two_of_everything(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer-a", "k"),
+            w.producer("producer-b", "k"),
+            w.delivery("worker-a", 1),
+            w.delivery("worker-b", 2),
+            w.reconciler_run("reconciler-a"),
+            w.reconciler_run("reconciler-b"),
+            w.clock_jumps(PAST_GRACE),
+        ]
+    )
+
+
+# Bigger bounds, for `make prove`.
+PROVE = [
+    *(with_faults_everywhere(c, 1) for c in CATALOGUE),
+    three_producers,
+    two_of_everything,
+    with_faults_everywhere(two_deliveries, 2),
 ]

@@ -22,7 +22,7 @@ def quiet() -> Iterator[None]:
     logging.disable(logging.NOTSET)
 
 
-@pytest.mark.parametrize("case", CATALOGUE, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", CATALOGUE, ids=lambda case: case.slug)
 def test_no_schedule_breaks_an_invariant(case: Case) -> None:
     report = explore(case.build, max_faults=case.max_faults, expected=(Crash,))
     FIGURES[case.name] = report
