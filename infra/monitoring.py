@@ -1,5 +1,6 @@
 """Alarms an operator needs: dead letters, rollbacks that failed, permanent
-send failures, and 5xx answers."""
+send failures, jobs failed because no worker took or finished them, and
+5xx answers."""
 
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ class Alarms(Construct):
             "PermanentFailures",
             service_metric("PermanentFailures"),
             "SQS refused a send for good (queue missing, access or KMS denied): configuration needs a fix",
+        )
+        self.undelivered = alarm(
+            "Undelivered",
+            service_metric("StuckDeliverySettled"),
+            "A job's message left the queue with no worker taking it (expired, purged or dead-lettered); "
+            "the reconciler failed the job",
+        )
+        self.unfinished = alarm(
+            "Unfinished",
+            service_metric("StuckCompletionSettled"),
+            "A worker stopped holding a job and no delivery took it over; the reconciler failed the job",
+        )
+        self.claims_exhausted = alarm(
+            "ClaimsExhausted",
+            service_metric("ClaimsExhausted"),
+            "A job was claimed WORKER_MAX_CLAIMS times without finishing; the worker failed it",
         )
         self.server_errors = alarm(
             "Api5xx",

@@ -80,7 +80,7 @@ def test_it_holds_every_resource_of_the_service(template: Template) -> None:
         "AWS::ApiGateway::RequestValidator": 1,
         "AWS::ApiGateway::Model": 1,
         "AWS::Events::Rule": 1,
-        "AWS::CloudWatch::Alarm": 4,
+        "AWS::CloudWatch::Alarm": 7,
         "AWS::Logs::LogGroup": 4,
     }.items():
         template.resource_count_is(kind, count)
@@ -121,6 +121,18 @@ def test_queues_are_encrypted_and_the_jobs_queue_redrives_to_the_dead_letters(te
     assert jobs["RedrivePolicy"]["maxReceiveCount"] == 5
     assert jobs["VisibilityTimeout"] >= 6 * WORKER_TIMEOUT.to_seconds()
     assert jobs["MaximumMessageSize"] == 1_048_576
+
+
+def test_both_queues_keep_messages_as_long_as_the_reconciler_waits_for_them(template: Template) -> None:
+    retention = {q["Properties"]["MessageRetentionPeriod"] for q in resources(template, "AWS::SQS::Queue").values()}
+    assert retention == {int(TUNING["MESSAGE_RETENTION_SECONDS"])} == {14 * 24 * 3600}
+
+
+def test_a_dead_workers_message_comes_back_before_the_reconciler_fails_its_job(template: Template) -> None:
+    [jobs] = [
+        q["Properties"] for q in resources(template, "AWS::SQS::Queue").values() if "RedrivePolicy" in q["Properties"]
+    ]
+    assert int(TUNING["RECONCILE_GRACE_SECONDS"]) > jobs["VisibilityTimeout"]
 
 
 def test_the_functions_run_the_three_handlers_on_a_current_python(template: Template) -> None:
@@ -219,7 +231,16 @@ def test_the_api_validates_throttles_and_logs_access(template: Template) -> None
 
 
 @pytest.mark.parametrize(
-    "metric", ["ApproximateNumberOfMessagesVisible", "RollbackFailures", "PermanentFailures", "5XXError"]
+    "metric",
+    [
+        "ApproximateNumberOfMessagesVisible",
+        "RollbackFailures",
+        "PermanentFailures",
+        "StuckDeliverySettled",
+        "StuckCompletionSettled",
+        "ClaimsExhausted",
+        "5XXError",
+    ],
 )
 def test_an_alarm_watches(template: Template, metric: str) -> None:
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": metric, "Threshold": 1})

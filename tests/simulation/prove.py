@@ -11,7 +11,7 @@ import time
 
 from chaos.faults import Crash
 from tests.simulation.catalogue import PROVE
-from tests.simulation.explorer import BoundExceeded, explore
+from tests.simulation.explorer import explore
 
 
 def main(argv: list[str] | None = None) -> int:
