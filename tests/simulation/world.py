@@ -157,6 +157,8 @@ class World:
         self.accepted: set[str] = set()
         self.last_writer: dict[str, tuple[str, int]] = {}
         self.started: dict[str, int] = {}
+        # Each actor's invocation end: Lambda stops it there, whatever it does.
+        self.ends: dict[str, datetime] = {}
         self.steps = 0
         self.runs: list[Run] = []
         self.lost: set[str] = set()
@@ -177,7 +179,22 @@ class World:
         else:
             variant = self.scheduler.point(Step(op, target, writes), ("ok", *faults) if plan.free else ("ok",))
         self.started.setdefault(actor, self.steps)
+        self.stop_if_timed_out(actor)
         return variant
+
+    def stop_if_timed_out(self, actor: str) -> None:
+        """Lambda ends an invocation at its timeout: a clock jump past it
+        kills the actor before its next call has any effect."""
+        end = self.ends.get(actor)
+        if end is not None and self.clock.now() >= end:
+            raise Crash
+
+    def arrive(self, actor: str, timeout: timedelta) -> datetime:
+        """The invocation starts now (a scheduling point, so that a clock jump
+        can come before it or after it); returns its end."""
+        self.scheduler.point(Step("arrive", f"arrive:{actor}", writes=False))
+        self.ends[actor] = self.clock.now() + timeout
+        return self.ends[actor]
 
     def live(self, job: Job) -> bool:
         return job.status is JobStatus.QUEUED and any(
@@ -295,9 +312,9 @@ class World:
 
     def step(self, job: Job, payload: dict[str, Any]) -> None:
         """The processing step: records its run; a crash may follow it."""
+        variant = self.variant("step", job.job_id, True, ("crash",))
         answer = self.binding.get(job.job_id)
         assert answer is None or answer.status not in (503, 409, 422), f"I6: {job.job_id} run after {answer}"
-        variant = self.variant("step", job.job_id, True, ("crash",))
         self.runs.append(Run.of(job))
         if variant == "crash":
             raise Crash
@@ -308,8 +325,9 @@ class World:
         def body() -> None:
             submission = Submission(job_type="t", payload=payload or {"n": 1}, correlation_id=name, idempotency_key=key)
             job_id = f"job-{key}" if key else None
+            end = self.arrive(name, PRODUCER_TIMEOUT)
             try:
-                outcome = self.enqueue(name)(submission, self.clock.now() + PRODUCER_TIMEOUT)
+                outcome = self.enqueue(name)(submission, end)
             except Crash:
                 if job_id:
                     self.answers.append(Answer(job_id, 0))
@@ -342,8 +360,9 @@ class World:
         def body() -> None:
             self.scheduler.point(Step("receive", QUEUE, writes=False), enabled=ready)
             sent = self.queue[number - 1]
+            self.ends[name] = end = self.clock.now() + WORKER_TIMEOUT
             try:
-                result = self.worker(name)(_incoming(sent.message), self.clock.now() + WORKER_TIMEOUT)
+                result = self.worker(name)(_incoming(sent.message), end)
             except StoreFailed:
                 return  # as the batch handler does: the message comes again
             if result.acknowledge:
@@ -354,7 +373,9 @@ class World:
 
     def reconciler_run(self, name: str = "reconciler", grace: timedelta = GRACE) -> Actor:
         def body() -> None:
-            self.reconciler(grace)(self.clock.now() + timedelta(seconds=60))
+            # A run whose store fails ends in error; EventBridge runs it again later.
+            with contextlib.suppress(StoreFailed):
+                self.reconciler(grace)(self.arrive(name, timedelta(seconds=60)))
 
         return Actor(name, body)
 
