@@ -30,15 +30,16 @@ test: $(STAMP) $(NODE_STAMP) lint typecheck
 
 ## test-long: the consistency properties with thousands of examples
 test-long: $(STAMP)
-	CONSISTENCY_EXAMPLES=5000 AGREEMENT_EXAMPLES=200 $(PY) -m pytest tests/property tests/integration/test_fakes_agree.py
+	CONSISTENCY_EXAMPLES=5000 AGREEMENT_EXAMPLES=200 SIMULATION_EXAMPLES=20000 $(PY) -m pytest tests/property tests/integration/test_fakes_agree.py tests/simulation/test_drawn.py
 
 ## prove: the simulation's bigger bounds: any fault anywhere, more actors, every schedule
 prove: $(STAMP)
 	$(PY) -m tests.simulation.prove
 
-## mutation: mutmut over domain/ with the unit, property and simulation suites; prints the score
+## mutation: mutmut over domain/ with the unit, property and simulation suites; counts killed and surviving mutants, lists survivors
 mutation: $(STAMP)
-	$(PY) -m tests.mutation
+	$(PY) -m mutmut run
+	$(PY) -m mutmut results
 
 ## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
 bench: $(STAMP)
@@ -68,4 +69,4 @@ stop-local: $(STAMP)
 	$(PY) -m infra.deploy_local --stop
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-* chaos-report
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-* chaos-report mutants

@@ -131,7 +131,8 @@ class System:
     def work_once(self, wait_s: float = 0) -> int:
         """One worker invocation on what the queue hands out; what it does
         not finish becomes visible again, as after a visibility timeout.
-        ``wait_s``: long-poll that long when the queue is empty."""
+        Returns how many messages it acknowledged. ``wait_s``: pause that
+        long when the queue is empty."""
         messages = self._sqs.receive_message(
             QueueUrl=self._queue,
             MaxNumberOfMessages=10,
@@ -155,13 +156,15 @@ class System:
                 )
             else:
                 self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
-        return len(messages)
+        return len(messages) - len(failed)
 
     def reconcile(self) -> int:
         report = self._reconciler({"id": "chaos"}, LocalContext(60_000))
         return int(report["settled"])
 
     def drain(self, rounds: int = 1000) -> None:
+        """Work until a round acknowledges nothing: the queue is empty, or
+        what is left waits for a lease to pass."""
         for _ in range(rounds):
             if not self.work_once():
                 return

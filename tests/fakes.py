@@ -47,12 +47,16 @@ class FakeClock:
 
 
 class FakeIds:
-    def __init__(self) -> None:
+    """Numbered ids; with an ``actor``, ids name the actor that made them, so
+    that actors running in any order make the same ids."""
+
+    def __init__(self, actor: str = "") -> None:
         self._n = Counter[str]()
+        self._actor = f"{actor}-" if actor else ""
 
     def _next(self, prefix: str) -> str:
         self._n[prefix] += 1
-        return f"{prefix}-{self._n[prefix]:04d}"
+        return f"{prefix}-{self._actor}{self._n[prefix]:04d}"
 
     def new_job_id(self) -> str:
         return self._next("job")

@@ -3,23 +3,12 @@ violations. The counts are printed at the end of the run."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 
 from chaos.faults import Crash
 from tests.simulation.catalogue import CATALOGUE, Case
 from tests.simulation.explorer import explore
 from tests.simulation.figures import FIGURES
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    """Hundreds of thousands of runs: their log lines would cost more than the runs."""
-    logging.disable(logging.CRITICAL)
-    yield
-    logging.disable(logging.NOTSET)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=lambda case: case.slug)

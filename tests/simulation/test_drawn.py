@@ -6,11 +6,8 @@ SIMULATION_EXAMPLES sets the number of schedules (1000 by default)."""
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,13 +17,6 @@ from tests.simulation.explorer import Scenario, Scheduler, run_drawn
 from tests.simulation.world import Faults, World
 
 EXAMPLES = int(os.environ.get("SIMULATION_EXAMPLES", "1000"))
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    logging.disable(logging.CRITICAL)
-    yield
-    logging.disable(logging.NOTSET)
 
 
 def big_world(scheduler: Scheduler) -> Scenario:

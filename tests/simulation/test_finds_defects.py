@@ -4,8 +4,6 @@ the lost job the outside review found, and prints its schedule."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -33,13 +31,6 @@ class WorkerBeforeTheFix(ProcessJobMessage):
             if exc.current != claimed:
                 return judge(exc.current, message) or WorkResult.DUPLICATE
         return self._process(claimed, message, invocation_end)
-
-
-@pytest.fixture(autouse=True)
-def quiet() -> Iterator[None]:
-    logging.disable(logging.CRITICAL)
-    yield
-    logging.disable(logging.NOTSET)
 
 
 def producer_and_worker(scheduler: Scheduler) -> Scenario:

@@ -36,7 +36,7 @@ from domain.submission import Submission
 from domain.work import IncomingMessage, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
-from tests.fakes import EPOCH, FakeMetrics, due
+from tests.fakes import EPOCH, FakeIds, FakeMetrics, due
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
 
 QUEUE = "queue"
@@ -112,31 +112,6 @@ class SimClock:
 
     def sleep(self, seconds: float) -> None:
         self.slept += seconds
-
-
-class ActorIds:
-    """Ids prefixed by the actor that makes them, so that orders of
-    independent steps reach identical states."""
-
-    def __init__(self, actor: str) -> None:
-        self._actor = actor
-        self._count = 0
-
-    def _next(self, kind: str) -> str:
-        self._count += 1
-        return f"{self._actor}-{kind}{self._count}"
-
-    def new_job_id(self) -> str:
-        return f"job-{self._next('')}"
-
-    def job_id_for_key(self, idempotency_key: str) -> str:
-        return f"job-{idempotency_key}"
-
-    def new_enqueue_id(self) -> str:
-        return self._next("enq")
-
-    def new_claim_id(self) -> str:
-        return self._next("claim")
 
 
 class World:
@@ -284,7 +259,7 @@ class World:
             store=self.store(),
             clock=self.clock,
             sleeper=self.clock,
-            ids=ActorIds(actor),
+            ids=FakeIds(actor),
             metrics=self.metrics,
             rng=seeded(0),
             settings=EnqueueSettings(send_policy=SEND_POLICY, deadline_margin=MARGIN, retry_after_s=1),
@@ -295,7 +270,7 @@ class World:
             jobs=SimRepository(self),
             store=self.store(),
             clock=self.clock,
-            ids=ActorIds(actor),
+            ids=FakeIds(actor),
             step=self.step,
             metrics=self.metrics,
             settings=WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN),
@@ -324,7 +299,7 @@ class World:
     def producer(self, name: str, key: str | None, payload: dict[str, Any] | None = None) -> Actor:
         def body() -> None:
             submission = Submission(job_type="t", payload=payload or {"n": 1}, correlation_id=name, idempotency_key=key)
-            job_id = f"job-{key}" if key else None
+            job_id = f"job-for-{key}" if key else None
             end = self.arrive(name, PRODUCER_TIMEOUT)
             try:
                 outcome = self.enqueue(name)(submission, end)
