@@ -169,6 +169,11 @@ class ProcessJobMessage:
         return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=invocation_end + CLAIM_SKEW)
 
     def _process(self, claimed: Job, message: IncomingMessage, work_by: datetime) -> WorkResult:
+        if self._clock.now() >= work_by:
+            # Too late to run the step and write its result: the claim lapses
+            # and the next delivery takes it over.
+            log.warning("no time left for the step; message left for a later delivery", extra=_fields(claimed))
+            return WorkResult.BUSY
         done = self._run_step(claimed, message)
         try:
             self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), work_by)

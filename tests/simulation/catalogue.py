@@ -13,10 +13,12 @@ from datetime import timedelta
 
 import attrs
 
+from domain.work import CLAIM_SKEW
 from tests.simulation.explorer import Scenario, Scheduler
-from tests.simulation.world import GRACE, PRODUCER_TIMEOUT, Faults, World
+from tests.simulation.world import GRACE, PRODUCER_TIMEOUT, WORKER_TIMEOUT, Faults, World
 
 PAST_LEASE = (PRODUCER_TIMEOUT + timedelta(seconds=10)).total_seconds()
+PAST_CLAIM = (WORKER_TIMEOUT + CLAIM_SKEW + timedelta(seconds=5)).total_seconds()
 PAST_GRACE = (GRACE + timedelta(seconds=40)).total_seconds()
 
 
@@ -189,10 +191,22 @@ def worker_killed(w: World) -> Scenario:
         [
             w.producer("producer", "k"),
             w.delivery("worker", 1),
-            w.clock_jumps(PAST_LEASE),
+            w.clock_jumps(PAST_CLAIM),
             w.delivery("redelivery", 1),
         ],
         {"worker": Faults({"step": ["crash"]})},
+    )
+
+
+@case("a worker outlived by its claim + a second delivery of the message")
+def worker_outlived(w: World) -> Scenario:
+    return w.scenario(
+        [
+            w.producer("producer", "k"),
+            w.delivery("worker-a", 1),
+            w.clock_jumps(PAST_CLAIM),
+            w.delivery("worker-b", 1),
+        ]
     )
 
 
@@ -244,6 +258,7 @@ CATALOGUE = [
     killed_then_reconciled,
     rollback_fails,
     worker_killed,
+    worker_outlived,
     worker_killed_message_gone,
     deleted_message_redelivered,
     two_jobs,

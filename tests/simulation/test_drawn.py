@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaos.faults import Crash
-from tests.simulation.catalogue import PAST_GRACE, PAST_LEASE
+from tests.simulation.catalogue import PAST_CLAIM, PAST_GRACE
 from tests.simulation.explorer import Scenario, Scheduler, run_drawn
 from tests.simulation.world import Faults, World
 
@@ -33,7 +33,7 @@ def big_world(scheduler: Scheduler) -> Scenario:
         w.delivery("worker-1-again", 1),
         w.reconciler_run("reconciler-a"),
         w.reconciler_run("reconciler-b"),
-        w.clock_jumps(PAST_LEASE, PAST_GRACE),
+        w.clock_jumps(PAST_CLAIM, PAST_GRACE),
     ]
     return w.scenario(actors, {actor.name: Faults(free=True) for actor in actors})
 

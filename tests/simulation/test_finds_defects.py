@@ -13,7 +13,7 @@ from domain.job import Expected
 from domain.work import IncomingMessage, ProcessJobMessage, WorkResult, judge
 from ports.repository import ConditionFailed
 from tests.simulation.explorer import Counterexample, Scenario, Scheduler, explore
-from tests.simulation.world import World
+from tests.simulation.world import Faults, World
 
 
 class WorkerBeforeTheFix(ProcessJobMessage):
@@ -55,3 +55,37 @@ def test_the_fixed_worker_passes_the_same_exploration() -> None:
         return world.scenario([world.producer("producer", "k"), world.delivery("worker", 1)])
 
     assert explore(fixed, expected=(Crash,)).executions > 1
+
+
+class WorkerThatNeverClaims(ProcessJobMessage):
+    """Always leaves the message for later: nothing is lost, nothing done."""
+
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+        return WorkResult.BUSY
+
+
+class WorkerThatDropsUnconfirmed(ProcessJobMessage):
+    """Acknowledges a message whose job is not yet confirmed, unprocessed."""
+
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+        job = self._jobs.get(message.job_id)
+        if job is not None and job.awaiting_confirmation:
+            return WorkResult.STALE
+        return super().__call__(message, invocation_end)
+
+
+@pytest.mark.parametrize("worker", [WorkerThatNeverClaims, WorkerThatDropsUnconfirmed])
+@pytest.mark.parametrize("confirmation", ["ok", "crash-after"])
+def test_a_worker_that_leaves_a_job_waiting_is_found_whatever_the_client_was_told(
+    worker: type[ProcessJobMessage], confirmation: str
+) -> None:
+    def build(scheduler: Scheduler) -> Scenario:
+        world = World(scheduler)
+        world.worker_class = worker
+        return world.scenario(
+            [world.producer("producer", "k"), world.delivery("worker", 1)],
+            {"producer": Faults({"save": [confirmation]})},
+        )
+
+    with pytest.raises(Counterexample):
+        explore(build, expected=(Crash,))

@@ -33,7 +33,7 @@ from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from domain.submission import Submission
-from domain.work import IncomingMessage, ProcessJobMessage, WorkSettings
+from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
 from tests.fakes import EPOCH, FakeIds, FakeMetrics, due
@@ -136,7 +136,9 @@ class World:
         self.ends: dict[str, datetime] = {}
         self.steps = 0
         self.runs: list[Run] = []
+        # Jobs whose message an adversary purged, or that expired while the actors ran.
         self.lost: set[str] = set()
+        self.settling = False
         # Tests swap in a defective worker to show that the exploration finds it.
         self.worker_class: type[ProcessJobMessage] = ProcessJobMessage
 
@@ -194,7 +196,8 @@ class World:
 
     def check(self) -> None:
         """Safety after every step: each binding answer is still true."""
-        self.lost.update(s.message.job_id for s in self.queue if not s.deleted and s not in self.available())
+        if not self.settling:  # messages that expire while the actors run are the environment's loss
+            self.lost.update(s.message.job_id for s in self.queue if not s.deleted and s not in self.available())
         for job_id in self.accepted:
             job = self.jobs.get(job_id)
             assert job is not None and job.accepted, f"I1: {job_id} answered 202, now {job}"
@@ -208,15 +211,24 @@ class World:
                 assert job is not None and job.status is JobStatus.PENDING and job.last_error, f"I3: {job_id}: {job}"
 
     def finish(self) -> None:
-        """Quiescence: honest workers drain the queue, every lease and grace
-        period passes, the reconciler runs; then I1-I7 on what is left."""
-        for jump in (GRACE * 2, GRACE * 2, self.retention):
-            self.drain()
-            self.clock.current += jump + WORKER_TIMEOUT
-            self.lost.update(s.message.job_id for s in self.queue if not s.deleted and s not in self.available())
-            while self.reconciler()(self.clock.now() + timedelta(seconds=60)).found:
-                pass
+        """Quiescence: honest workers drain the queue, every claim passes and
+        the redeliveries take dead workers' claims over, the grace passes and
+        the reconciler runs; no job may then wait QUEUED (I5, I7). Only then
+        the retention passes, the reconciler fails the jobs whose message an
+        adversary took, and I1-I7 are judged on what is left."""
+        self.settling = True
         self.drain()
+        self.clock.current += WORKER_TIMEOUT + CLAIM_SKEW + timedelta(seconds=5)
+        self.drain()
+        self.clock.current += GRACE * 2
+        self.reconcile_all()
+        self.drain()
+        for job in self.jobs.values():
+            if job.status is JobStatus.QUEUED:
+                assert not self.live(job), f"I7: {job.job_id} QUEUED with a live message no worker finished"
+                assert job.job_id in self.lost, f"I5: {job.job_id} QUEUED without a live message"
+        self.clock.current += self.retention
+        self.reconcile_all()
         self.check()
         problems = check(
             # Each job's binding answer last; a 202 binds for good.
@@ -232,6 +244,10 @@ class World:
             max_claims=MAX_CLAIMS,
         )
         assert not problems, problems
+
+    def reconcile_all(self) -> None:
+        while self.reconciler()(self.clock.now() + timedelta(seconds=60)).found:
+            pass
 
     def drain(self) -> None:
         for _ in range(10):
