@@ -54,18 +54,19 @@ def main(argv: list[str] | None = None) -> int:
         lambda_handler = staticmethod(handler)
 
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    base = f"http://{args.host}:{server.server_port}"
-    print(f"Jobs API on {base}  (table {os.environ['TABLE_NAME']}, queue {os.environ['QUEUE_URL']})")
-    print("Try:")
-    print(
-        f"  curl -i -X POST {base}/jobs -H 'Content-Type: application/json' "
-        '-H \'Idempotency-Key: demo-1\' -d \'{"type": "resize", "payload": {"width": 640}}\''
-    )
-    print(f"  curl -i {base}/jobs/<job_id from the answer>")
-    print("Ctrl-C stops.", flush=True)
     # A process manager stops with SIGTERM: stop as cleanly as on Ctrl-C.
+    # Installed before the address is printed, which is when callers may signal.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    base = f"http://{args.host}:{server.server_port}"
     try:
+        print(f"Jobs API on {base}  (table {os.environ['TABLE_NAME']}, queue {os.environ['QUEUE_URL']})")
+        print("Try:")
+        print(
+            f"  curl -i -X POST {base}/jobs -H 'Content-Type: application/json' "
+            '-H \'Idempotency-Key: demo-1\' -d \'{"type": "resize", "payload": {"width": 640}}\''
+        )
+        print(f"  curl -i {base}/jobs/<job_id from the answer>")
+        print("Ctrl-C stops.", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
