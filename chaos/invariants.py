@@ -63,6 +63,16 @@ def binding(answers: Iterable[Answer]) -> dict[str, Answer]:
     return last
 
 
+def message_vanished(job: Job) -> bool:
+    """FAILED by the reconciler for want of a message: MessageExpired, ClaimExpired."""
+    error = job.last_error
+    return (
+        job.status is JobStatus.FAILED
+        and error is not None
+        and (error.kind is FailureKind.UNDELIVERED or error.code == "ClaimExpired")
+    )
+
+
 def live(job: Job, messages: Collection[Message]) -> bool:
     return job.status is JobStatus.QUEUED and Message(job.job_id, job.enqueue_id or "") in messages
 
@@ -88,13 +98,8 @@ def check(
         job = jobs.get(job_id)
         status = None if job is None else job.status
         if answer.status == 202:
-            undelivered = (
-                job is not None and job.last_error is not None and job.last_error.kind is FailureKind.UNDELIVERED
-            )
             if job is None or not (status in TAKEN or live(job, messages)):
                 problems["I1"].append(f"{job_id}: 202 but {status}")
-            elif undelivered and job_id not in lost:
-                problems["I1"].append(f"{job_id}: 202 but its message vanished")
         elif answer.status == 503 and status not in (None, JobStatus.PENDING):
             problems["I2"].append(f"{job_id}: 503 but {status}")
         elif (
@@ -110,6 +115,10 @@ def check(
     if len(unexplained) > unexplained_allowed:
         problems["I4"].append(f"jobs no request accounts for: {unexplained[:3]}")
     for job in jobs.values():
+        if message_vanished(job) and job.job_id not in lost:
+            # The reconciler settled it because its message left the queue
+            # with no worker finishing the job: only an adversary may do that.
+            problems["I5"].append(f"{job.job_id}: its message vanished ({job.last_error})")
         if job.status is JobStatus.QUEUED and not live(job, messages):
             problems["I5"].append(f"{job.job_id}: QUEUED without a live message")
         if job.status is JobStatus.PROCESSING and job.claim_expired(now):

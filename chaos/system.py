@@ -89,6 +89,7 @@ class System:
         settings = Settings(
             table_name=self._table, queue_url=self._queue, send_base_delay_ms=5, send_max_delay_ms=50, log_level="ERROR"
         )
+        self.settings = settings
         configure_logging(settings.log_level)
         self._api = self._container(settings, faults=True).jobs_api()
         self._worker = self._container(settings, faults=True, step=True).batch_worker()

@@ -11,8 +11,8 @@ come, found through the jobs' watch index, never a scan.
   purged, or left in the dead-letter queue): FAILED with last_error. The
   payload travels only in the message, so the job cannot be re-driven here.
 - Watch.COMPLETION: PROCESSING under a claim that expired more than the
-  grace ago, and no redelivery took it over (the message is gone): FAILED
-  with last_error.
+  queue's retention period ago, and no redelivery took it over, so its
+  message is gone too: FAILED with last_error.
 
 Every write is conditional on the exact version read: a confirmation, a
 claim or a takeover that lands first makes it fail harmlessly, and the job,
@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from domain.enqueue import ANSWER_RESERVE
 from domain.failures import FailureKind, LastError, StoreFailed, abandoned
 from domain.job import Expected, Job, Watch
 from domain.store_retries import StoreRetries
@@ -33,6 +34,9 @@ from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.reconcile")
+
+# The metric counting each watch's settlements (the stack's alarms use these names).
+SETTLED_METRIC = {watch: f"Stuck{watch.value.capitalize()}Settled" for watch in Watch}
 
 
 @attrs.frozen
@@ -46,8 +50,7 @@ class ReconcileReport:
 
 @attrs.frozen
 class ReconcileSettings:
-    # Longer than any invocation, and than a message's visibility timeout,
-    # so that neither a live producer nor a pending redelivery is undercut.
+    # Longer than any invocation, so that a live producer is not undercut.
     grace: timedelta
     # The queue's message retention period: a message is gone after it.
     message_retention: timedelta
@@ -72,20 +75,23 @@ class ReconcileStuckJobs:
         self._settings = settings
 
     def __call__(self, invocation_end: datetime) -> ReconcileReport:
+        # No settlement starts after the deadline; the last one may use the margin.
         deadline = invocation_end - self._settings.margin
+        write_by = invocation_end - ANSWER_RESERVE
         counts = {"found": 0}
         for watch in Watch:
-            limit = self._settings.batch_limit - counts["found"]
-            if limit <= 0 or self._clock.now() >= deadline:
+            # Each watch has its own batch: a backlog in one must not starve the others.
+            if self._clock.now() >= deadline:
                 break
             before = self._clock.now() - self._threshold(watch)
+            limit = self._settings.batch_limit
             stuck = self._store.run(lambda: self._jobs.find_due(watch, before, limit), deadline)  # noqa: B023
             counts["found"] += len(stuck)
             for index, job in enumerate(stuck):
                 if self._clock.now() >= deadline:
                     counts["out_of_time"] = counts.get("out_of_time", 0) + len(stuck) - index
                     break
-                outcome = self._settle(job, watch, deadline)
+                outcome = self._settle(job, watch, write_by)
                 counts[outcome] = counts.get(outcome, 0) + 1
         report = ReconcileReport(**counts)
         self._metrics.count("JobsReconciled", report.settled)
@@ -93,9 +99,11 @@ class ReconcileStuckJobs:
         return report
 
     def _threshold(self, watch: Watch) -> timedelta:
-        return self._settings.message_retention if watch is Watch.DELIVERY else self._settings.grace
+        # A job waiting on its message (to be taken, or taken over once its
+        # claim lapsed) is only given up once the message surely is gone.
+        return self._settings.grace if watch is Watch.CONFIRMATION else self._settings.message_retention
 
-    def _settle(self, job: Job, watch: Watch, deadline: datetime) -> str:
+    def _settle(self, job: Job, watch: Watch, write_by: datetime) -> str:
         now = self._clock.now()
         settled = _settled(job, watch, now)
         fields = {
@@ -105,7 +113,7 @@ class ReconcileStuckJobs:
             "watch": watch.value,
         }
         try:
-            self._store.run(lambda: self._jobs.save(settled, Expected.of(job)), deadline)
+            self._store.run(lambda: self._jobs.save(settled, Expected.of(job)), write_by)
         except ConditionFailed as exc:
             if exc.current != settled:  # else our own ambiguous write landed
                 log.info("stuck job moved on before the reconciler", extra=fields)
@@ -114,7 +122,7 @@ class ReconcileStuckJobs:
             log.warning("stuck job not settled", extra={**fields, "code": exc.code, "kind": exc.kind.value})
             return "failed"
         log.info("stuck job settled", extra={**fields, "status": settled.status.value})
-        self._metrics.count(f"Stuck{watch.value.capitalize()}Settled")
+        self._metrics.count(SETTLED_METRIC[watch])
         return "settled"
 
 

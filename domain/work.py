@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from domain.enqueue import ANSWER_RESERVE
 from domain.failures import FailureKind, LastError
 from domain.job import FINAL, Expected, Job, JobStatus
 from domain.store_retries import StoreRetries
@@ -123,13 +124,25 @@ class ProcessJobMessage:
     def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
         """Raises ``StoreFailed`` when the job store cannot answer: the
         message should then be delivered again."""
+        # No claim is made, and so no step started, after work_by: the margin
+        # is the completion write's.
         work_by = invocation_end - self._settings.margin
         job = self._store.run(lambda: self._jobs.get(message.job_id), work_by)
+        claimed = self._claim(job, message, invocation_end, work_by)
+        if isinstance(claimed, WorkResult):
+            return claimed
+        return self._finish(claimed, message, invocation_end - ANSWER_RESERVE)
+
+    def _claim(
+        self, job: Job | None, message: IncomingMessage, invocation_end: datetime, work_by: datetime
+    ) -> Job | WorkResult:
+        """The job, claimed by this delivery; or the verdict that ends it."""
         for _ in range(MAX_TURNS):
             move = self._next_move(job, message, invocation_end)
-            if isinstance(move, WorkResult):
+            if isinstance(move, WorkResult) or self._clock.now() >= work_by:
+                # Too late to claim is the same as busy: a later delivery will.
                 self._metrics.count("MessagesSkipped")
-                return move
+                return move if isinstance(move, WorkResult) else WorkResult.BUSY
             assert job is not None  # a missing job makes the message stale
             expected = Expected.of(job)
             try:
@@ -143,8 +156,9 @@ class ProcessJobMessage:
                 log.error("claims exhausted; job FAILED", extra=_fields(move))
                 self._metrics.count("ClaimsExhausted")
                 return WorkResult.EXHAUSTED
-            return self._process(move, message, work_by)
+            return move
         log.warning("job kept moving; message left for a later delivery", extra={"job_id": message.job_id})
+        self._metrics.count("MessagesSkipped")
         return WorkResult.BUSY
 
     def _next_move(self, job: Job | None, message: IncomingMessage, invocation_end: datetime) -> Job | WorkResult:
@@ -168,15 +182,11 @@ class ProcessJobMessage:
             log.warning("expired claim taken over", extra=_fields(job, claims=job.claims))
         return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=invocation_end + CLAIM_SKEW)
 
-    def _process(self, claimed: Job, message: IncomingMessage, work_by: datetime) -> WorkResult:
-        if self._clock.now() >= work_by:
-            # Too late to run the step and write its result: the claim lapses
-            # and the next delivery takes it over.
-            log.warning("no time left for the step; message left for a later delivery", extra=_fields(claimed))
-            return WorkResult.BUSY
+    def _finish(self, claimed: Job, message: IncomingMessage, write_by: datetime) -> WorkResult:
+        """Run the step and write its outcome."""
         done = self._run_step(claimed, message)
         try:
-            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), work_by)
+            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
         except ConditionFailed as exc:
             if exc.current != done:  # else our own ambiguous write landed
                 # Our claim expired and another delivery took the job over.

@@ -17,6 +17,7 @@ import attrs
 from domain.enqueue import ANSWER_RESERVE
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SQS_MAX_RETENTION_S = 14 * 24 * 3600
 ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
 
 
@@ -46,6 +47,11 @@ class Settings:
     log_level: str = "INFO"
 
     def __attrs_post_init__(self) -> None:
+        if self.message_retention_seconds > SQS_MAX_RETENTION_S:
+            raise ConfigurationError(
+                f"MESSAGE_RETENTION_SECONDS ({self.message_retention_seconds}) is beyond SQS's longest retention, "
+                f"{SQS_MAX_RETENTION_S}: set it to the queue's own"
+            )
         if self.send_max_delay_ms < self.send_base_delay_ms:
             raise ConfigurationError(
                 f"SEND_MAX_DELAY_MS ({self.send_max_delay_ms}) must not be below "

@@ -11,6 +11,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from adapters.emf_metrics import NAMESPACE
+from domain.job import Watch
+from domain.reconcile import SETTLED_METRIC
 
 SERVICE = {"service": "job-intake"}
 
@@ -54,13 +56,13 @@ class Alarms(Construct):
         )
         self.undelivered = alarm(
             "Undelivered",
-            service_metric("StuckDeliverySettled"),
+            service_metric(SETTLED_METRIC[Watch.DELIVERY]),
             "A job's message left the queue with no worker taking it (expired, purged or dead-lettered); "
             "the reconciler failed the job",
         )
         self.unfinished = alarm(
             "Unfinished",
-            service_metric("StuckCompletionSettled"),
+            service_metric(SETTLED_METRIC[Watch.COMPLETION]),
             "A worker stopped holding a job and no delivery took it over; the reconciler failed the job",
         )
         self.claims_exhausted = alarm(

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 
@@ -17,24 +18,28 @@ import pytest
 @pytest.fixture
 def server() -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "QUEUE_URL")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    base = ""
-    for line in process.stdout:
-        if line.startswith("Jobs API on "):
-            base = line.split()[3]
-            break
-    assert base, "the server never said where it listens"
-    yield process, base
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    # The server's log, kept so that a failure can show what it was doing.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert process.stdout is not None
+        base = ""
+        for line in process.stdout:
+            if line.startswith("Jobs API on "):
+                base = line.split()[3]
+                break
+        assert base, "the server never said where it listens"
+        yield process, base
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+            log.seek(0)
+            print(log.read()[-4000:])  # shown by pytest when the test failed
 
 
 def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subprocess.Popen[str], str]) -> None:
@@ -55,10 +60,11 @@ def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subpr
         assert json.load(answer)["status"] == "QUEUED"
 
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 0
+    # A bound on the wait, not a pause: a server that hangs on shutdown fails.
+    assert process.wait(timeout=30) == 0
 
 
 def test_it_stops_cleanly_on_sigterm(server: tuple[subprocess.Popen[str], str]) -> None:
     process, _ = server
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=10) == 0
+    assert process.wait(timeout=30) == 0

@@ -30,7 +30,7 @@ class WorkerBeforeTheFix(ProcessJobMessage):
         except ConditionFailed as exc:
             if exc.current != claimed:
                 return judge(exc.current, message) or WorkResult.DUPLICATE
-        return self._process(claimed, message, invocation_end)
+        return self._finish(claimed, message, invocation_end)
 
 
 def producer_and_worker(scheduler: Scheduler) -> Scenario:

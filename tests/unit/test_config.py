@@ -13,6 +13,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert (settings.sqs_connect_timeout_s, settings.sqs_read_timeout_s) == (1.0, 2.0)
     assert (settings.deadline_margin_ms, settings.reconcile_grace_seconds) == (3000, 300)
     assert (settings.max_body_bytes, settings.log_level, settings.retry_after_s) == (262144, "INFO", 1)
+    assert (settings.message_retention_seconds, settings.worker_max_claims) == (345_600, 3)
 
 
 def test_every_variable_is_read() -> None:
@@ -28,6 +29,9 @@ def test_every_variable_is_read() -> None:
         "STORE_MAX_ATTEMPTS": "2",
         "DEADLINE_MARGIN_MS": "1500",
         "RECONCILE_GRACE_SECONDS": "120",
+        "RECONCILE_BATCH_SIZE": "7",
+        "MESSAGE_RETENTION_SECONDS": "3600",
+        "WORKER_MAX_CLAIMS": "5",
         "MAX_BODY_BYTES": "1024",
         "LOG_LEVEL": "debug",
     }
@@ -45,6 +49,9 @@ def test_every_variable_is_read() -> None:
         store_max_attempts=2,
         deadline_margin_ms=1500,
         reconcile_grace_seconds=120,
+        reconcile_batch_size=7,
+        message_retention_seconds=3600,
+        worker_max_claims=5,
         max_body_bytes=1024,
         log_level="DEBUG",
     )
@@ -71,6 +78,9 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("LOG_LEVEL", "LOUD"),
         ("SEND_MAX_DELAY_MS", "10"),  # below the base delay
         ("DEADLINE_MARGIN_MS", "500"),  # no room for a rollback write
+        ("MESSAGE_RETENTION_SECONDS", "59"),  # below SQS's least
+        ("MESSAGE_RETENTION_SECONDS", "1209601"),  # beyond SQS's longest
+        ("WORKER_MAX_CLAIMS", "0"),
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str) -> None:
