@@ -54,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         lambda_handler = staticmethod(handler)
 
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    # A process manager stops with SIGTERM: stop as cleanly as on Ctrl-C.
-    # Installed before the address is printed, which is when callers may signal.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Stop cleanly on Ctrl-C and on a process manager's SIGTERM, even when
+    # started from a shell that ran it in the background (which ignores
+    # SIGINT). Installed before the address is printed: callers may signal then.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
     base = f"http://{args.host}:{server.server_port}"
     try:
         print(f"Jobs API on {base}  (table {os.environ['TABLE_NAME']}, queue {os.environ['QUEUE_URL']})")
