@@ -278,7 +278,7 @@ def with_faults_everywhere(case: Case, max_faults: int) -> Case:
     return Case(f"{case.name} [any {max_faults} fault(s) anywhere]", anywhere, max_faults)
 
 
-@case("three same-key producers + two deliveries + clock")
+@case("three same-key producers + two deliveries")
 def three_producers(w: World) -> Scenario:
     return w.scenario(
         [
@@ -287,12 +287,11 @@ def three_producers(w: World) -> Scenario:
             w.producer("producer-c", "k"),
             w.delivery("worker-a", 1),
             w.delivery("worker-b", 1),
-            w.clock_jumps(PAST_LEASE),
         ]
     )
 
 
-@case("two producers (one key) + two workers + two reconcilers + clock")
+@case("two producers (one key) + two workers + reconciler (grace 0)")
 def two_of_everything(w: World) -> Scenario:
     return w.scenario(
         [
@@ -300,9 +299,7 @@ def two_of_everything(w: World) -> Scenario:
             w.producer("producer-b", "k"),
             w.delivery("worker-a", 1),
             w.delivery("worker-b", 2),
-            w.reconciler_run("reconciler-a"),
-            w.reconciler_run("reconciler-b"),
-            w.clock_jumps(PAST_GRACE),
+            w.reconciler_run(grace=timedelta(0)),
         ]
     )
 
