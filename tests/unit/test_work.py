@@ -27,7 +27,7 @@ class RecordingStep:
 class Worker:
     def __init__(self, recorder: RecordingStep | None = None, step: JobStep | None = None) -> None:
         fakes = OnFakes()
-        self.clock, self.jobs = fakes.clock, fakes.jobs
+        self.clock, self.jobs, self.metrics = fakes.clock, fakes.jobs, fakes.metrics
         self.step = recorder or RecordingStep()
         self.process = fakes.worker(step or self.step)
 
@@ -111,6 +111,7 @@ def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: 
     result = worker.deliver()
 
     assert result is WorkResult.EXHAUSTED and result.acknowledge
+    assert worker.metrics.counts["ClaimsExhausted"] == 1
     failed = worker.jobs.jobs["j"]
     assert failed.status is JobStatus.FAILED and worker.step.calls == []
     assert failed.last_error is not None and failed.last_error.code == "ClaimsExhausted"
@@ -207,3 +208,28 @@ def test_a_claim_lost_to_the_producers_confirmation_claims_again_and_never_ackno
     assert worker.deliver() is WorkResult.PROCESSED
     assert worker.step.calls == ["j"]
     assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("read_s", [7.0, 7.5])
+def test_no_claim_is_made_within_the_margin_kept_for_the_completion(worker: Worker, read_s: float) -> None:
+    """A 10 s invocation, a read that takes 7 s or more: the 3 s margin is
+    left, too little to run the step and write it, so no claim is made and
+    the message is left for a later delivery."""
+    job = worker.queued()
+    worker.jobs.fail("get", Meanwhile(lambda: worker.clock.advance(read_s)))
+    message = IncomingMessage(job_id="j", enqueue_id="e1", payload={}, correlation_id="c")
+
+    result = worker.process(message, worker.clock.now() + timedelta(seconds=10))
+
+    assert result is WorkResult.BUSY
+    assert worker.jobs.jobs["j"] == job and worker.step.calls == []
+    assert worker.metrics.counts["MessagesSkipped"] == 1
+
+
+def test_with_time_left_beyond_the_margin_the_claim_is_made(worker: Worker) -> None:
+    worker.queued()
+    worker.jobs.fail("get", Meanwhile(lambda: worker.clock.advance(5)))
+    message = IncomingMessage(job_id="j", enqueue_id="e1", payload={}, correlation_id="c")
+
+    assert worker.process(message, worker.clock.now() + timedelta(seconds=10)) is WorkResult.PROCESSED
+    assert worker.metrics.counts["JobsProcessed"] == 1
