@@ -68,6 +68,11 @@ class Settings:
             )
 
     @property
+    def deadline_margin(self) -> timedelta:
+        """Kept free before every function's deadline (DEADLINE_MARGIN_MS)."""
+        return timedelta(milliseconds=self.deadline_margin_ms)
+
+    @property
     def retry_after_s(self) -> int:
         """What a 503 tells the client to wait: one full backoff ceiling."""
         return max(1, math.ceil(self.send_max_delay_ms / 1000))

@@ -106,7 +106,7 @@ class Container(containers.DeclarativeContainer):
         settings=providers.Callable(
             lambda settings: EnqueueSettings(
                 send_policy=_send_policy(settings),
-                deadline_margin=timedelta(milliseconds=settings.deadline_margin_ms),
+                deadline_margin=settings.deadline_margin,
                 retry_after_s=settings.retry_after_s,
             ),
             settings,
@@ -124,7 +124,7 @@ class Container(containers.DeclarativeContainer):
                 grace=timedelta(seconds=settings.reconcile_grace_seconds),
                 message_retention=timedelta(seconds=settings.message_retention_seconds),
                 batch_limit=settings.reconcile_batch_size,
-                margin=timedelta(milliseconds=settings.deadline_margin_ms),
+                margin=settings.deadline_margin,
             ),
             settings,
         ),
@@ -141,9 +141,7 @@ class Container(containers.DeclarativeContainer):
         step=job_step,
         metrics=metrics,
         settings=providers.Callable(
-            lambda settings: WorkSettings(
-                max_claims=settings.worker_max_claims, margin=timedelta(milliseconds=settings.deadline_margin_ms)
-            ),
+            lambda settings: WorkSettings(max_claims=settings.worker_max_claims, margin=settings.deadline_margin),
             settings,
         ),
     )

@@ -43,6 +43,10 @@ def case(name: str, max_faults: int = 0) -> Callable[[Callable[[World], Scenario
     return register
 
 
+# The scenarios below are a deliberate table: each reads as the issue names
+# it, so their bodies look alike on purpose.
+
+
 @case("producer + worker, any one fault", max_faults=1)
 def producer_and_worker(w: World) -> Scenario:
     return w.scenario([w.producer("producer", "k"), w.delivery("worker", 1)], {"producer": Faults(free=True)})
