@@ -38,6 +38,7 @@ prove: $(STAMP)
 
 ## mutation: mutmut over domain/ with the unit, property and simulation suites; counts killed and surviving mutants, lists survivors
 mutation: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[mutation]'
 	$(PY) -m mutmut run
 	$(PY) -m mutmut results
 
