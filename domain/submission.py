@@ -59,16 +59,22 @@ class Submission:
         Raw UTF-8 keeps it small, and JSON already escapes control
         characters; the only characters left that SQS refuses are U+FFFE
         and U+FFFF, and for those ASCII escaping is the way out. Text that
-        is not valid Unicode (a lone surrogate from "\\ud800") is refused.
+        is not valid Unicode (a lone surrogate from "\\ud800") and numbers
+        JSON cannot hold (an overflowing ``1e400``) are refused.
         """
-        text = json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            # 1e400 parses as inf: Python would write Infinity, which no
+            # strict JSON parser (nor a worker in another language) reads.
+            raise InvalidSubmission("numbers must be finite (1e400 is not)") from None
         if SQS_TEXT.fullmatch(text):
             return text
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidSubmission("the body holds text that is not valid Unicode (a lone surrogate)") from None
-        return json.dumps(self.payload, ensure_ascii=True, separators=(",", ":"))
+        return json.dumps(self.payload, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 
     @functools.cached_property
     def request_hash(self) -> str:

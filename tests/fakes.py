@@ -7,10 +7,11 @@ adapters on moto server, so the fakes cannot drift from the real thing.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -184,6 +185,7 @@ class FakeJobPublisher:
         self._script.clear()
 
     def publish(self, message: OutgoingMessage) -> Receipt:
+        strict_json(message.body)
         self.calls += 1
         self._tick()
         step = self._script.popleft() if self._script else None
@@ -198,6 +200,17 @@ class FakeJobPublisher:
             raise step
         self.sent.append(message)
         return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")
+
+
+def strict_json(text: str) -> Any:
+    """``text`` parsed as JSON by the RFC's grammar: no NaN or Infinity,
+    which Python's own parser would let through and a worker in another
+    language would choke on."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in a message body is not JSON: {text[:200]}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def due(jobs: Iterable[Job], watch: Watch, before: datetime, limit: int) -> list[Job]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from domain.submission import SQS_TEXT
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 from tests.events import JSON, body_of, event, submit
+from tests.fakes import strict_json
 from tests.integration.conftest import Aws, settings_for
 
 LONG_TYPE = "t" * 65
@@ -26,6 +26,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
     ("raw control character", event("POST", "/jobs", '{"type":"a","payload":{"x":"a\x01b"}}', JSON), 400),
     ("lone surrogate", event("POST", "/jobs", '{"type":"a","payload":{"x":"\\ud800"}}', JSON), 400),
     ("NaN", event("POST", "/jobs", '{"type":"a","payload":{"x":NaN}}', JSON), 400),
+    ("overflowing number", event("POST", "/jobs", '{"type":"a","payload":{"n":1e400}}', JSON), 400),
+    ("overflowing negative number", event("POST", "/jobs", '{"type":"a","payload":{"n":[-1e400]}}', JSON), 400),
     ("not utf-8", event("POST", "/jobs", b'{"type":"a","payload":{"x":"\xff"}}', JSON), 400),
     ("bad base64", event("POST", "/jobs", "%%%not base64", JSON, base64_encoded=True), 400),
     ("array body", event("POST", "/jobs", "[1, 2]", JSON), 400),
@@ -96,4 +98,17 @@ def test_payload_text_that_sqs_would_refuse_raw_is_escaped_into_the_message(
     assert response["statusCode"] == 202
     [message] = aws.messages()
     assert SQS_TEXT.fullmatch(message["Body"])  # moto does not check this; real SQS does
-    assert json.loads(message["Body"])["payload"] == {"text": text}
+    assert strict_json(message["Body"])["payload"] == {"text": text}
+
+
+def test_very_large_integers_and_tiny_floats_stay_allowed_and_the_message_stays_strict_json(
+    container: Container, aws: Aws
+) -> None:
+    body = '{"type":"a","payload":{"big":' + "9" * 400 + ',"tiny":1e-400,"neg":-12345678901234567890}}'
+
+    response = container.jobs_api()(event("POST", "/jobs", body, JSON), LocalContext(30_000))
+
+    assert response["statusCode"] == 202
+    [message] = aws.messages()
+    payload = strict_json(message["Body"])["payload"]
+    assert payload == {"big": int("9" * 400), "tiny": 0.0, "neg": -12345678901234567890}

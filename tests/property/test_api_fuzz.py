@@ -40,6 +40,7 @@ bodies = st.one_of(
     documents.map(lambda d: json.dumps(d, ensure_ascii=False)),
     st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
     st.just("x" * (MAX_BODY + 1)),
+    st.sampled_from(['{"type":"resize","payload":{"n":1e400}}', '{"type":"resize","payload":{"n":-1e999}}']),
 )
 header_names = (
     st.sampled_from(["Content-Type", "content-type", "Idempotency-Key", "X-Correlation-Id", "Accept"]) | texts

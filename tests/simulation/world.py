@@ -36,7 +36,7 @@ from domain.submission import Submission
 from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
-from tests.fakes import EPOCH, FakeIds, FakeMetrics, due
+from tests.fakes import EPOCH, FakeIds, FakeMetrics, due, strict_json
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
 
 QUEUE = "queue"
@@ -456,6 +456,7 @@ class SimPublisher:
         self._world = world
 
     def publish(self, message: OutgoingMessage) -> Receipt:
+        strict_json(message.body)
         world = self._world
         variant = world.variant("publish", QUEUE, True, SEND_FAULTS)
         if variant == "crash":
