@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 from domain.failures import FailureKind, LastError
-from domain.job import Job, JobStatus, Watch
+from domain.job import Job, JobStatus, Retention, Watch
 
 # The reconciler's sparse index: only jobs the reconciler watches (QUEUED or
 # PROCESSING) carry its keys. The partition key is the watch and a shard, so
@@ -15,6 +16,8 @@ from domain.job import Job, JobStatus, Watch
 # write to one index partition; the sort key is when the watch started.
 WATCH_INDEX = "watched-by-age"
 WATCH_SHARDS = 4
+# The table's TTL attribute: epoch seconds, on settled jobs only.
+EXPIRY = "expires_at"
 
 Item = dict[str, dict[str, Any]]
 
@@ -27,7 +30,7 @@ def shard_of(job_id: str) -> int:
     return zlib.crc32(job_id.encode()) % WATCH_SHARDS
 
 
-def to_item(job: Job) -> Item:
+def to_item(job: Job, retention: Retention) -> Item:
     item: Item = {
         "job_id": {"S": job.job_id},
         "type": {"S": job.job_type},
@@ -38,7 +41,11 @@ def to_item(job: Job) -> Item:
         "updated_at": {"S": iso(job.updated_at)},
         "request_hash": {"S": job.request_hash},
         "correlation_id": {"S": job.correlation_id},
+        "owner": {"S": job.owner},
     }
+    expiry = retention.expires_at(job)
+    if expiry is not None:
+        item[EXPIRY] = {"N": str(epoch_seconds(expiry))}
     if job.idempotency_key is not None:
         item["idempotency_key"] = {"S": job.idempotency_key}
     if job.enqueue_id is not None:
@@ -80,6 +87,8 @@ def from_item(item: Item) -> Job:
         updated_at=_time(item["updated_at"]),
         request_hash=item["request_hash"]["S"],
         correlation_id=item["correlation_id"]["S"],
+        # Written before jobs had owners: no caller's.
+        owner=item.get("owner", {}).get("S", ""),
         idempotency_key=item.get("idempotency_key", {}).get("S"),
         enqueue_id=item.get("enqueue_id", {}).get("S"),
         unconfirmed_since=_optional_time(item, "unconfirmed_since"),
@@ -97,6 +106,16 @@ def from_item(item: Item) -> Job:
             at=_time(error["at"]),
         ),
     )
+
+
+def expired(item: Item, now: datetime) -> bool:
+    """Past its expiry, which DynamoDB's TTL deletes only eventually."""
+    return EXPIRY in item and int(item[EXPIRY]["N"]) <= now.timestamp()
+
+
+def epoch_seconds(moment: datetime) -> int:
+    # Rounded up: an item is never treated as gone before its retention ends.
+    return math.ceil(moment.timestamp())
 
 
 def iso(moment: datetime) -> str:

@@ -8,10 +8,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
-from adapters.dynamodb_items import WATCH_INDEX, WATCH_SHARDS, from_item, iso, to_item, watch_partition
+from adapters.dynamodb_items import (
+    EXPIRY,
+    WATCH_INDEX,
+    WATCH_SHARDS,
+    expired,
+    from_item,
+    iso,
+    to_item,
+    watch_partition,
+)
 from domain.failures import FailureKind, StoreFailed
-from domain.job import Expected, Job, Watch
+from domain.job import Expected, Job, Retention, Watch
 from ports.repository import AlreadyExists, ConditionFailed
+from ports.runtime import Clock
 
 STORE_ERRORS = {
     "ProvisionedThroughputExceededException": FailureKind.THROTTLED,
@@ -36,16 +46,22 @@ _SAVE_CONDITION = "#status = :status AND #version = :version AND "
 
 
 class DynamoDbJobRepository:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, clock: Clock, retention: Retention) -> None:
         self._client = client
         self._table = table_name
+        self._clock = clock
+        self._retention = retention
 
     def create(self, job: Job) -> None:
+        # An expired item is absent to the service: its id may be taken again,
+        # by the same single write.
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(job),
-                ConditionExpression="attribute_not_exists(job_id)",
+                Item=to_item(job, self._retention),
+                ConditionExpression="attribute_not_exists(job_id) OR #expiry <= :now",
+                ExpressionAttributeNames={"#expiry": EXPIRY},
+                ExpressionAttributeValues={":now": {"N": str(self._clock.now().timestamp())}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -69,7 +85,7 @@ class DynamoDbJobRepository:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(job),
+                Item=to_item(job, self._retention),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -89,7 +105,7 @@ class DynamoDbJobRepository:
         except (ClientError, BotoCoreError) as exc:
             raise _store_failed(exc) from exc
         item = answer.get("Item")
-        return from_item(item) if item else None
+        return from_item(item) if item and not expired(item, self._clock.now()) else None
 
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         # Each shard's oldest, merged by age: a backlog in one shard must not

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 from datetime import UTC, datetime
-
-# Fixed forever: job ids derived from Idempotency-Keys must not change.
-IDEMPOTENCY_NAMESPACE = uuid.UUID("6b0f3c4e-2f5e-4a43-9d1e-5d0a7f1c2b39")
 
 
 class SystemClock:
@@ -21,11 +20,30 @@ class SystemSleeper:
 
 
 class UuidIds:
+    """Random UUIDs; a keyed job's id is an HMAC of its caller and key.
+
+    The HMAC's secret (``JOB_ID_KEY``, one per deployment) is what keeps a
+    caller who knows another's identity and key from computing that job's
+    id. Changing it gives every key a new job id: a retry across the change
+    would create a second job, so it changes only with a new deployment.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+
     def new_job_id(self) -> str:
         return str(uuid.uuid4())
 
-    def job_id_for_key(self, idempotency_key: str) -> str:
-        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
+    def job_id_for_key(self, caller: str, idempotency_key: str) -> str:
+        # Length-prefixed, so that no (caller, key) pair can be shifted into
+        # another: ("ab", "c") and ("a", "bc") hash apart.
+        message = f"{len(caller)}:{caller}{idempotency_key}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        # Version 8 (RFC 9562's custom layout): the same shape as every
+        # other job id, with no claim to be random or time-ordered.
+        value = int.from_bytes(digest[:16]) & ~(0xF << 76) | (0x8 << 76)
+        value = value & ~(0x3 << 62) | (0x2 << 62)
+        return str(uuid.UUID(int=value))
 
     def new_enqueue_id(self) -> str:
         return str(uuid.uuid4())

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.dynamodb_items import Item, to_item
 from domain.failures import FailureKind, LastError
-from domain.job import Job
+from domain.job import Job, Retention
 
 KEYS = ("watch_partition", "watched_since")
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+RETENTION = Retention(timedelta(days=30))
 
 
 def index_writes(before: Item | None, after: Item) -> int:
@@ -45,12 +46,18 @@ def units(item: Item) -> int:
 
 def life(moves: list[tuple[str, Callable[[Job], Job]]]) -> list[tuple[str, int, int]]:
     job = Job.submitted(
-        job_id="0" * 36, job_type="resize", request_hash="h" * 64, correlation_id="c" * 36, idempotency_key=None, at=AT
+        job_id="0" * 36,
+        job_type="resize",
+        request_hash="h" * 64,
+        correlation_id="c" * 36,
+        owner="owner-1",
+        idempotency_key=None,
+        at=AT,
     )
     rows, before = [], None
     for name, move in moves:
         job = move(job)
-        item = to_item(job)
+        item = to_item(job, RETENTION)
         rows.append((name, units(item), index_writes(before, item) * units(item)))
         before = item
     return rows

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from adapters.runtime import UuidIds
 from chaos.invariants import Answer
 
 
@@ -23,12 +23,12 @@ class Request:
     latency_ms: float
 
 
-def answers(requests: list[Request]) -> list[Answer]:
+def answers(requests: list[Request], job_id_for_key: Callable[[str], str]) -> list[Answer]:
     """The requests as the invariant checker reads them; a crashed request
     with a key is about that key's job."""
     found = []
     for request in requests:
-        job_id = request.job_id or (UuidIds().job_id_for_key(request.key) if request.key else None)
+        job_id = request.job_id or (job_id_for_key(request.key) if request.key else None)
         if job_id is not None:
             found.append(Answer(job_id, request.status, request.settled))
     return found

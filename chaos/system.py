@@ -25,7 +25,7 @@ from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
 from chaos.invariants import Message, Run
 from domain.job import Job
-from entrypoints.api_gateway import proxy_event
+from entrypoints.api_gateway import LOCAL_CALLER, proxy_event
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -91,7 +91,8 @@ class System:
         )
         self.settings = settings
         configure_logging(settings.log_level)
-        self._api = self._container(settings, faults=True).jobs_api()
+        api = self._container(settings, faults=True)
+        self._api, self._ids = api.jobs_api(), api.ids()
         self._worker = self._container(settings, faults=True, step=True).batch_worker()
         self._reconciler = self._container(
             attrs.evolve(settings, reconcile_grace_seconds=0), faults=False
@@ -128,6 +129,11 @@ class System:
         event = proxy_event("POST", "/jobs", body, headers, request_id=str(uuid.uuid4()), stage="chaos")
         answer: dict[str, Any] = self._api(event, LocalContext(20_000))
         return answer
+
+    def job_id_for_key(self, key: str) -> str:
+        """The job a request with this key names (every request here comes
+        from the one unauthenticated local caller)."""
+        return str(self._ids.job_id_for_key(LOCAL_CALLER, key))
 
     def work_once(self, wait_s: float = 0) -> int:
         """One worker invocation on what the queue hands out; what it does

@@ -90,13 +90,14 @@ class EnqueueJob:
     def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
         budget = Budget.ending(deadline, self._settings.deadline_margin)
         key = submission.idempotency_key
-        job_id = self._ids.job_id_for_key(key) if key else self._ids.new_job_id()
+        job_id = self._ids.job_id_for_key(submission.caller, key) if key else self._ids.new_job_id()
         now = self._clock.now()
         fresh = Job.submitted(
             job_id=job_id,
             job_type=submission.job_type,
             request_hash=submission.request_hash,
             correlation_id=submission.correlation_id,
+            owner=submission.caller,
             idempotency_key=key,
             at=now,
         ).queued(

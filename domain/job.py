@@ -9,7 +9,7 @@ value the transition started from (see ``Expected``).
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -70,6 +70,9 @@ class Job:
     updated_at: datetime
     request_hash: str
     correlation_id: str
+    # The caller that submitted it: only they may read it, and their
+    # Idempotency-Keys name only their jobs.
+    owner: str
     attempts: int = 0
     idempotency_key: str | None = None
     # The fencing token of the current QUEUED episode; kept once a worker
@@ -102,6 +105,7 @@ class Job:
         job_type: str,
         request_hash: str,
         correlation_id: str,
+        owner: str,
         idempotency_key: str | None,
         at: datetime,
     ) -> Job:
@@ -114,6 +118,7 @@ class Job:
             updated_at=at,
             request_hash=request_hash,
             correlation_id=correlation_id,
+            owner=owner,
             idempotency_key=idempotency_key,
         )
 
@@ -125,6 +130,14 @@ class Job:
     def accepted(self) -> bool:
         """True once a client may have been told 202 for this job."""
         return self.status in TAKEN or (self.status is JobStatus.QUEUED and self.unconfirmed_since is None)
+
+    @property
+    def settled(self) -> bool:
+        """PENDING or final: nothing is in flight, no one will write it unasked."""
+        return self.watch is None
+
+    def visible_to(self, caller: str) -> bool:
+        return self.owner == caller
 
     def lease_expired(self, now: datetime) -> bool:
         return self.lease_until is None or self.lease_until <= now
@@ -219,6 +232,25 @@ class Job:
         if target not in _ALLOWED[self.status]:
             raise IllegalTransition(self, target)
         return attrs.evolve(self, status=target, version=self.version + 1, updated_at=at, **changes)
+
+
+@attrs.frozen
+class Retention:
+    """How long a settled job is kept after its last change.
+
+    Past that the job is gone: not readable, and its Idempotency-Key names a
+    new job. A job in flight is kept however long it takes, so that nothing
+    a worker or the reconciler still has to write can vanish under them.
+    """
+
+    period: timedelta
+
+    def expires_at(self, job: Job) -> datetime | None:
+        return job.updated_at + self.period if job.settled else None
+
+    def expired(self, job: Job, now: datetime) -> bool:
+        expiry = self.expires_at(job)
+        return expiry is not None and expiry <= now
 
 
 @attrs.frozen

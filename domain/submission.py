@@ -39,6 +39,8 @@ class Submission:
     job_type: str
     payload: dict[str, Any]
     correlation_id: str
+    # Who asks: the owner of the job, and the scope of its Idempotency-Key.
+    caller: str
     idempotency_key: str | None = None
 
     def __attrs_post_init__(self) -> None:

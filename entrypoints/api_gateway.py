@@ -29,6 +29,12 @@ class BadRequest(Exception):
         self.headers = headers or {}
 
 
+# The caller of a request that carries no authenticated identity: every
+# such request is this one caller. Behind the stack's API Gateway it never
+# happens (every method requires IAM authorization); locally it is make run.
+LOCAL_CALLER = "local"
+
+
 @attrs.frozen
 class HttpRequest:
     method: str
@@ -36,6 +42,7 @@ class HttpRequest:
     headers: dict[str, str]  # names lower-cased
     body: bytes | None
     request_id: str | None
+    caller: str
 
     @classmethod
     def from_event(cls, event: Any) -> HttpRequest:
@@ -51,6 +58,7 @@ class HttpRequest:
             headers=headers,
             body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
             request_id=str(request_id) if request_id else None,
+            caller=caller_of(context if isinstance(context, dict) else {}),
         )
 
     def json_object(self, max_bytes: int) -> dict[str, Any]:
@@ -87,10 +95,13 @@ def proxy_event(
     request_id: str,
     stage: str,
     base64_encoded: bool = False,
+    vouched: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway hands this API's Lambda: for the local server,
     the tests and the chaos run. Bytes that are not UTF-8 text arrive
-    base64-encoded, as API Gateway sends a binary body."""
+    base64-encoded, as API Gateway sends a binary body. ``vouched`` is
+    what API Gateway adds to the request context once it has authenticated
+    the caller (``identity``, ``authorizer``)."""
     if isinstance(body, bytes):
         raw = body
         try:
@@ -106,10 +117,45 @@ def proxy_event(
         "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
         "queryStringParameters": None,
         "pathParameters": {"job_id": path.rsplit("/", 1)[-1]} if job else None,
-        "requestContext": {"requestId": request_id, "stage": stage, "httpMethod": method, "path": path},
+        "requestContext": {
+            "requestId": request_id,
+            "stage": stage,
+            "httpMethod": method,
+            "path": path,
+            **(vouched or {}),
+        },
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def caller_of(context: dict[str, Any]) -> str:
+    """Who is asking, from what API Gateway vouches for, never from a header.
+
+    An authorizer in front (Lambda or Cognito) names the caller; otherwise
+    the IAM principal that signed the request does. An assumed role is one
+    caller whatever its session name: each Lambda or task that assumes it
+    signs with a new session.
+    """
+    authorizer = context.get("authorizer")
+    if isinstance(authorizer, dict):
+        if authorizer.get("principalId"):
+            return f"authorizer:{authorizer['principalId']}"
+        claims = authorizer.get("claims")
+        if isinstance(claims, dict) and claims.get("sub"):
+            return f"cognito:{claims['sub']}"
+    identity = context.get("identity")
+    arn = identity.get("userArn") if isinstance(identity, dict) else None
+    return _principal(str(arn)) if arn else LOCAL_CALLER
+
+
+def _principal(arn: str) -> str:
+    # arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> the role
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return ":".join([*parts[:5], f"assumed-role/{role}"])
+    return arn
 
 
 def _body_bytes(body: Any, is_base64: Any) -> bytes | None:

@@ -19,6 +19,8 @@ from domain.enqueue import ANSWER_RESERVE
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQS_MAX_RETENTION_S = 14 * 24 * 3600
 ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
+UNSET_JOB_ID_KEY = "job-intake: no JOB_ID_KEY was set, so this one is public"
+MIN_JOB_ID_KEY = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -45,8 +47,15 @@ class Settings:
     worker_max_claims: int = 3
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
+    job_retention_days: int = 30
+    # The secret keyed job ids are made with (adapters.runtime.UuidIds).
+    # Unset, ids stay per caller, but anyone who knows a caller's identity
+    # and key can compute one; the stack always sets it.
+    job_id_key: str = attrs.field(default=UNSET_JOB_ID_KEY, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if len(self.job_id_key) < MIN_JOB_ID_KEY:
+            raise ConfigurationError(f"JOB_ID_KEY must be at least {MIN_JOB_ID_KEY} characters (a random secret)")
         if self.message_retention_seconds > SQS_MAX_RETENTION_S:
             raise ConfigurationError(
                 f"MESSAGE_RETENTION_SECONDS ({self.message_retention_seconds}) is beyond SQS's longest retention, "
@@ -73,6 +82,11 @@ class Settings:
         return timedelta(milliseconds=self.deadline_margin_ms)
 
     @property
+    def job_retention(self) -> timedelta:
+        """How long a settled job is kept (JOB_RETENTION_DAYS)."""
+        return timedelta(days=self.job_retention_days)
+
+    @property
     def retry_after_s(self) -> int:
         """What a 503 tells the client to wait: one full backoff ceiling."""
         return max(1, math.ceil(self.send_max_delay_ms / 1000))
@@ -90,6 +104,8 @@ class Settings:
             if level not in LOG_LEVELS:
                 raise ConfigurationError(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}")
             tuning["log_level"] = level
+        if env.get("JOB_ID_KEY"):
+            tuning["job_id_key"] = env["JOB_ID_KEY"]
         return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
 
 
@@ -109,6 +125,7 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "message_retention_seconds": (int, 60),
     "worker_max_claims": (int, 1),
     "max_body_bytes": (int, 1),
+    "job_retention_days": (int, 1),
 }
 
 

@@ -24,6 +24,7 @@ from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
+from domain.job import Retention
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy
 from domain.store_retries import StoreRetries
@@ -84,11 +85,17 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     sleeper = providers.Singleton(SystemSleeper)
-    ids = providers.Singleton(UuidIds)
+    ids = providers.Singleton(UuidIds, secret=settings.provided.job_id_key)
     rng = providers.Singleton(random.Random)
     metrics = providers.Singleton(EmfMetrics, service="job-intake")
 
-    jobs = providers.Singleton(DynamoDbJobRepository, client=dynamodb_client, table_name=settings.provided.table_name)
+    jobs = providers.Singleton(
+        DynamoDbJobRepository,
+        client=dynamodb_client,
+        table_name=settings.provided.table_name,
+        clock=clock,
+        retention=providers.Factory(Retention, settings.provided.job_retention),
+    )
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
     store_retries = providers.Singleton(
         StoreRetries, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng

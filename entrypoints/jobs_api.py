@@ -101,7 +101,7 @@ class JobsApi:
         if match:
             if request.method != "GET":
                 raise _not_allowed("GET")
-            return self._status(match.group(1), correlation_id)
+            return self._status(match.group(1), request.caller, correlation_id)
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
     def _submit(
@@ -119,6 +119,7 @@ class JobsApi:
                 job_type=document["type"],
                 payload=document["payload"],
                 correlation_id=correlation_id,
+                caller=request.caller,
                 idempotency_key=request.headers.get("idempotency-key"),
             )
             submission.check_fits_in_a_message()
@@ -130,7 +131,7 @@ class JobsApi:
         outcome.update(outcome=type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {}))
         return _answer(settled, correlation_id)
 
-    def _status(self, job_id: str, correlation_id: str) -> dict[str, Any]:
+    def _status(self, job_id: str, caller: str, correlation_id: str) -> dict[str, Any]:
         try:
             job = self._jobs.get(job_id)
         except StoreFailed as exc:
@@ -145,7 +146,9 @@ class JobsApi:
                 job_id=job_id,
                 headers={"Retry-After": "1"} if retryable else None,
             )
-        if job is None:
+        # Another caller's job is answered exactly as a missing one: the same
+        # single read, the same problem.
+        if job is None or not job.visible_to(caller):
             return problem(
                 404,
                 "job-not-found",

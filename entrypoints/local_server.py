@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import secrets
 import signal
 import sys
 import uuid
@@ -23,6 +24,8 @@ from entrypoints.api_gateway import proxy_event
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
+# Names the caller of a request to this server (unset: the local caller).
+LOCAL_CALLER_HEADER = "x-local-caller"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m entrypoints.local_server",
         description="Serve the jobs API on this machine, on an embedded moto server unless "
         "TABLE_NAME and QUEUE_URL name real resources.",
+        epilog="Every request is from one local caller, unless an X-Local-Caller header names another: "
+        "each caller sees only its own jobs and Idempotency-Keys. Only this server reads that header; "
+        "behind API Gateway the caller is the IAM principal that signed the request.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument(
@@ -68,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             '-H \'Idempotency-Key: demo-1\' -d \'{"type": "resize", "payload": {"width": 640}}\''
         )
         print(f"  curl -i {base}/jobs/<job_id from the answer>")
+        print(f"  curl -i {base}/jobs/<job_id> -H 'X-Local-Caller: someone-else'   (404: not their job)")
         print("Ctrl-C stops.", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
@@ -105,7 +112,8 @@ def start_embedded_aws() -> Any:
         os.environ.pop(name, None)
     boto3.client("dynamodb").create_table(**create_table_request("jobs"))
     queue_url = boto3.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
-    os.environ.update({"TABLE_NAME": "jobs", "QUEUE_URL": queue_url})
+    # A fresh secret per run: the embedded tables live only as long.
+    os.environ.update({"TABLE_NAME": "jobs", "QUEUE_URL": queue_url, "JOB_ID_KEY": secrets.token_urlsafe(32)})
     print(f"Embedded AWS (moto server) on http://{host}:{port}", flush=True)
     return moto
 
@@ -129,13 +137,18 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
     def _invoke(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         request_id = str(uuid.uuid4())
+        headers = {name: value for name, value in self.headers.items() if name.lower() != LOCAL_CALLER_HEADER}
+        caller = self.headers.get(LOCAL_CALLER_HEADER)
         event = proxy_event(
             self.command,
             urlsplit(self.path).path,
             self.rfile.read(length) if length else None,
-            dict(self.headers.items()),
+            headers,
             request_id=request_id,
             stage="local",
+            # Stands in for an authorizer, so that tenancy can be tried here.
+            # Only this server reads the header; the handler never does.
+            vouched={"authorizer": {"principalId": caller}} if caller else None,
         )
         response = self.lambda_handler(event, LocalContext(self.timeout_ms, request_id))
         payload = response.get("body") or ""

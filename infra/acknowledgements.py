@@ -21,14 +21,22 @@ def acknowledge(stack: JobIntakeStack) -> None:
             "that role, and it grants only writes to CloudWatch Logs.",
         )
     )
-    unauthenticated = (
-        "The service's contract is an unauthenticated HTTP API (job ids are unguessable UUIDs, the stage is "
-        "throttled). A deployment facing the internet puts an IAM, Cognito or Lambda authorizer in front; which "
-        "one is the deployer's choice, not the service's."
+    Validations.of(stack.functions.job_id_key).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-SMG4",
+            reason="The secret keys the job ids derived from Idempotency-Keys: rotating it would give every key "
+            "a new job id, so that a client retrying across the rotation would create a second job. It lives in "
+            "the secret and the API function's configuration only; a leak lets a caller compute job ids, which "
+            "still answer 404 to anyone but their owner.",
+        )
     )
     Validations.of(rest_api).acknowledge(
-        Acknowledgment(id="AwsSolutions::AwsSolutions-APIG4", reason=unauthenticated),
-        Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=unauthenticated),
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-COG4",
+            reason="Every method requires IAM authorization (SigV4): the service's callers are applications "
+            "with AWS credentials, not end users. A team that serves users puts a Cognito or Lambda authorizer "
+            "in front instead, and the handler takes its principal as the caller.",
+        ),
         Acknowledgment(
             id="AwsSolutions::AwsSolutions-APIG3",
             reason="A WAF web ACL is an account-level decision with its own cost; the stage's throttling and "

@@ -1,5 +1,5 @@
-"""The REST API in front of the API function: validation, throttling,
-access logs."""
+"""The REST API in front of the API function: IAM authorization,
+validation, throttling, access logs."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class JobsApi(Construct):
             self,
             "RestApi",
             description="Job intake",
+            # Every method: a caller signs with SigV4, and the job it makes is
+            # its own (see entrypoints.api_gateway.caller_of).
+            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=removal_policy,
             deploy_options=apigateway.StageOptions(
@@ -40,7 +43,7 @@ class JobsApi(Construct):
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
+                    caller=True,
                     http_method=True,
                     ip=True,
                     protocol=True,
@@ -48,7 +51,7 @@ class JobsApi(Construct):
                     resource_path=True,
                     response_length=True,
                     status=True,
-                    user=False,
+                    user=True,
                 ),
             ),
         )

@@ -1,4 +1,4 @@
-"""The jobs table and the reconciler's sparse index."""
+"""The jobs table, its expiry and the reconciler's sparse index."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from adapters.dynamodb_items import WATCH_INDEX
+from adapters.dynamodb_items import EXPIRY, WATCH_INDEX
 
 
 class JobsTable(Construct):
@@ -21,6 +21,10 @@ class JobsTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Settled jobs carry an expiry (JOB_RETENTION_DAYS); DynamoDB
+            # deletes them some time after it, and the service treats them
+            # as gone from the moment it passes.
+            time_to_live_attribute=EXPIRY,
             removal_policy=removal_policy,
         )
         # Sparse: only the jobs the reconciler watches (QUEUED, PROCESSING) carry these keys.

@@ -13,6 +13,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
@@ -40,8 +41,16 @@ TUNING = {
     "MESSAGE_RETENTION_SECONDS": str(int(MESSAGE_RETENTION.to_seconds())),
     "WORKER_MAX_CLAIMS": "3",
     "MAX_BODY_BYTES": "262144",
+    "JOB_RETENTION_DAYS": "30",
     "LOG_LEVEL": "INFO",
 }
+# Held for the functions that repair and finish jobs, so that a burst of
+# API calls (or any other function in the account) cannot take the last
+# of the account's concurrency from them. The reconciler needs one at a
+# time; the worker's SQS source is capped to what is held for it, so that
+# a backlog waits in the queue instead of being throttled into retries.
+RECONCILER_CONCURRENCY = 1
+WORKER_CONCURRENCY = 10
 # Above the send budget plus the margin (tests/infra checks the sum), and
 # below API Gateway's 29 s integration timeout.
 API_TIMEOUT = Duration.seconds(20)
@@ -63,8 +72,28 @@ class JobFunctions(Construct):
         super().__init__(scope, id)
         code = lambda_code(RUNTIME, ARCHITECTURE)
         environment = {"TABLE_NAME": table.table.table_name, "QUEUE_URL": queues.queue.queue_url, **TUNING}
+        # The secret keyed job ids are made with. CloudFormation puts its value
+        # in the API function's environment at deploy time: no call at cold
+        # start, and never in the template. Never rotated: a new secret gives
+        # every Idempotency-Key a new job id (a retry across it would make a
+        # second job).
+        self.job_id_key = secretsmanager.Secret(
+            self,
+            "JobIdKey",
+            description="Keys the job ids derived from callers' Idempotency-Keys (JOB_ID_KEY)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+            removal_policy=removal_policy,
+        )
 
-        def function(name: str, handler: str, timeout: Duration, description: str) -> lambda_.Function:
+        def function(
+            name: str,
+            handler: str,
+            timeout: Duration,
+            description: str,
+            *,
+            concurrency: int | None = None,
+            secrets: Mapping[str, str] | None = None,
+        ) -> lambda_.Function:
             log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention, removal_policy=removal_policy)
             role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
             role.add_to_policy(
@@ -84,14 +113,31 @@ class JobFunctions(Construct):
                 memory_size=512,
                 role=role,
                 log_group=log_group,
-                environment=dict(environment),
+                environment={**environment, **(secrets or {})},
+                reserved_concurrent_executions=concurrency,
             )
 
-        self.api = function("Api", "entrypoints.api.handler", API_TIMEOUT, "POST /jobs and GET /jobs/{job_id}")
-        self.reconciler = function(
-            "Reconciler", "entrypoints.reconciler.handler", RECONCILER_TIMEOUT, "Settles jobs left QUEUED or PROCESSING"
+        self.api = function(
+            "Api",
+            "entrypoints.api.handler",
+            API_TIMEOUT,
+            "POST /jobs and GET /jobs/{job_id}",
+            secrets={"JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap()},
         )
-        self.worker = function("Worker", "entrypoints.worker.handler", WORKER_TIMEOUT, "Reference job consumer")
+        self.reconciler = function(
+            "Reconciler",
+            "entrypoints.reconciler.handler",
+            RECONCILER_TIMEOUT,
+            "Settles jobs left QUEUED or PROCESSING",
+            concurrency=RECONCILER_CONCURRENCY,
+        )
+        self.worker = function(
+            "Worker",
+            "entrypoints.worker.handler",
+            WORKER_TIMEOUT,
+            "Reference job consumer",
+            concurrency=WORKER_CONCURRENCY,
+        )
 
         table_arn, index_arn, queue_arn = table.table.table_arn, table.index_arn, queues.queue.queue_arn
         _allow(self.api, {table_arn: ["dynamodb:PutItem", "dynamodb:GetItem"], queue_arn: ["sqs:SendMessage"]})
@@ -108,7 +154,11 @@ class JobFunctions(Construct):
                 ],
             },
         )
-        self.worker.add_event_source(SqsEventSource(queues.queue, batch_size=10, report_batch_item_failures=True))
+        self.worker.add_event_source(
+            SqsEventSource(
+                queues.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=WORKER_CONCURRENCY
+            )
+        )
 
 
 def _allow(function: lambda_.Function, grants: Mapping[str, list[str]]) -> None:

@@ -18,8 +18,10 @@ class Sleeper(Protocol):
 class IdSource(Protocol):
     def new_job_id(self) -> str: ...
 
-    def job_id_for_key(self, idempotency_key: str) -> str:
-        """The same id for the same key, every time."""
+    def job_id_for_key(self, caller: str, idempotency_key: str) -> str:
+        """The same id for the same caller and key, every time; another
+        caller's same key gives another id, and no caller can work out the
+        id of another's key."""
 
     def new_enqueue_id(self) -> str: ...
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -17,13 +18,14 @@ import attrs
 
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, SendFailed, StoreFailed
-from domain.job import Expected, Job, Watch
+from domain.job import Expected, Job, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from domain.work import JobStep, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
+from ports.runtime import Clock
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -62,8 +64,9 @@ class FakeIds:
     def new_job_id(self) -> str:
         return self._next("job")
 
-    def job_id_for_key(self, idempotency_key: str) -> str:
-        return f"job-for-{idempotency_key}"
+    def job_id_for_key(self, caller: str, idempotency_key: str) -> str:
+        # A caller may be an ARN: its checksum keeps the id one path segment.
+        return f"job-for-{idempotency_key}@{zlib.crc32(caller.encode()):08x}"
 
     def new_enqueue_id(self) -> str:
         return self._next("enq")
@@ -102,11 +105,53 @@ class Meanwhile:
 Step = BaseException | Lost | Meanwhile | None
 
 
-class FakeJobRepository:
-    """A dict of jobs with DynamoDB's conditional-write semantics."""
+# The stack's default (JOB_RETENTION_DAYS).
+JOB_RETENTION = Retention(timedelta(days=30))
 
-    def __init__(self, tick: Callable[[], None] = lambda: None) -> None:
-        self.jobs: dict[str, Job] = {}
+
+class JobTable:
+    """A dict of jobs with the table's rules: DynamoDB's conditional writes,
+    and retention (a settled job past it reads as absent, and its id may be
+    taken again). The one home of those rules for every fake."""
+
+    def __init__(
+        self, jobs: dict[str, Job], clock: Clock, retention: Retention, wrote: Callable[[str], None] = lambda _: None
+    ) -> None:
+        self.jobs = jobs
+        self._clock = clock
+        self._retention = retention
+        self._wrote = wrote
+
+    def create(self, job: Job) -> None:
+        existing = self.get(job.job_id)
+        if existing is not None:
+            raise AlreadyExists(existing)
+        self.jobs[job.job_id] = job
+        self._wrote(job.job_id)
+
+    def save(self, job: Job, expected: Expected) -> None:
+        # As DynamoDB's condition, this one does not look at the expiry.
+        current = self.jobs.get(job.job_id)
+        if current is None or Expected.of(current) != expected:
+            raise ConditionFailed(job.job_id, current)
+        self.jobs[job.job_id] = job
+        self._wrote(job.job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        return None if job is None or self._retention.expired(job, self._clock.now()) else job
+
+    def due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
+        return due(self.jobs.values(), watch, before, limit)
+
+
+class FakeJobRepository:
+    """``JobRepository`` over a ``JobTable``, each call scriptable to fail."""
+
+    def __init__(
+        self, clock: Clock | None = None, retention: Retention = JOB_RETENTION, tick: Callable[[], None] = lambda: None
+    ) -> None:
+        self.table = JobTable({}, clock or FakeClock(), retention)
         self.calls = Counter[str]()
         self._script: dict[str, deque[Step]] = {
             "create": deque(),
@@ -117,6 +162,15 @@ class FakeJobRepository:
         self._tick = tick
         self.consumed: list[Step] = []
 
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """What is stored, expired jobs included (a test may share it)."""
+        return self.table.jobs
+
+    @jobs.setter
+    def jobs(self, jobs: dict[str, Job]) -> None:
+        self.table.jobs = jobs
+
     def fail(self, operation: str, *steps: Step) -> None:
         """The next calls of ``operation`` meet these faults, in order."""
         self._script[operation].extend(steps)
@@ -126,27 +180,16 @@ class FakeJobRepository:
             script.clear()
 
     def create(self, job: Job) -> None:
-        self._call("create", lambda: self._create(job))
+        self._call("create", lambda: self.table.create(job))
 
     def save(self, job: Job, expected: Expected) -> None:
-        self._call("save", lambda: self._save(job, expected))
+        self._call("save", lambda: self.table.save(job, expected))
 
     def get(self, job_id: str) -> Job | None:
-        return self._call("get", lambda: self.jobs.get(job_id))
+        return self._call("get", lambda: self.table.get(job_id))
 
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
-        return self._call("find_due", lambda: due(self.jobs.values(), watch, before, limit))
-
-    def _create(self, job: Job) -> None:
-        if job.job_id in self.jobs:
-            raise AlreadyExists(self.jobs[job.job_id])
-        self.jobs[job.job_id] = job
-
-    def _save(self, job: Job, expected: Expected) -> None:
-        current = self.jobs.get(job.job_id)
-        if current is None or Expected.of(current) != expected:
-            raise ConditionFailed(job.job_id, current)
-        self.jobs[job.job_id] = job
+        return self._call("find_due", lambda: self.table.due(watch, before, limit))
 
     def _call(self, operation: str, action: Callable[[], T]) -> T:
         self.calls[operation] += 1
@@ -202,6 +245,13 @@ class FakeJobPublisher:
         return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")
 
 
+def submitted(job_id: str, at: datetime = EPOCH, *, key: str | None = None, owner: str = "owner-1") -> Job:
+    """A job as a request first records it (PENDING, version 0)."""
+    return Job.submitted(
+        job_id=job_id, job_type="t", request_hash="h", correlation_id="c", owner=owner, idempotency_key=key, at=at
+    )
+
+
 def strict_json(text: str) -> Any:
     """``text`` parsed as JSON by the RFC's grammar: no NaN or Infinity,
     which Python's own parser would let through and a worker in another
@@ -238,7 +288,7 @@ class OnFakes:
     source seeded with ``seed``, so a test's backoff delays repeat."""
 
     clock: FakeClock = attrs.Factory(FakeClock)
-    jobs: FakeJobRepository = attrs.Factory(FakeJobRepository)
+    jobs: FakeJobRepository = attrs.Factory(lambda self: FakeJobRepository(self.clock), takes_self=True)
     queue: FakeJobPublisher = attrs.Factory(FakeJobPublisher)
     ids: FakeIds = attrs.Factory(FakeIds)
     metrics: FakeMetrics = attrs.Factory(FakeMetrics)

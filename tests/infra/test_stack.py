@@ -230,6 +230,38 @@ def test_the_api_validates_throttles_and_logs_access(template: Template) -> None
     assert methods == {"POST", "GET"}
 
 
+def test_every_api_method_requires_iam_authorization(template: Template) -> None:
+    methods = resources(template, "AWS::ApiGateway::Method").values()
+    assert methods and {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+
+
+def test_settled_jobs_expire_through_the_tables_ttl(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table", {"TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True}}
+    )
+    assert int(TUNING["JOB_RETENTION_DAYS"]) == Settings(table_name="t", queue_url="q").job_retention_days
+
+
+def test_only_the_api_gets_the_job_id_key_and_only_from_the_secret_at_deploy_time(template: Template) -> None:
+    [secret] = resources(template, "AWS::SecretsManager::Secret")
+    api_environment = function_named(template, "entrypoints.api.handler")[1]["Environment"]["Variables"]
+    reference = describe(api_environment["JOB_ID_KEY"])
+    assert reference.startswith("{{resolve:secretsmanager:") and secret in reference
+    for handler in ("entrypoints.worker.handler", "entrypoints.reconciler.handler"):
+        assert "JOB_ID_KEY" not in function_named(template, handler)[1]["Environment"]["Variables"]
+
+
+def test_concurrency_is_held_for_the_worker_and_the_reconciler(template: Template) -> None:
+    worker = function_named(template, "entrypoints.worker.handler")[1]
+    reconciler = function_named(template, "entrypoints.reconciler.handler")[1]
+    assert reconciler["ReservedConcurrentExecutions"] == 1
+    held = worker["ReservedConcurrentExecutions"]
+    # The SQS source never runs more than is held: a backlog waits in the
+    # queue instead of being throttled into receive counts.
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {"ScalingConfig": {"MaximumConcurrency": held}})
+    assert "ReservedConcurrentExecutions" not in function_named(template, "entrypoints.api.handler")[1]
+
+
 @pytest.mark.parametrize(
     "metric",
     [

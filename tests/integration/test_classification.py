@@ -121,7 +121,9 @@ def test_each_store_failure_is_classified_and_attempted_once(
     container: Container, faults: FaultInjector, fault: Fault, kind: FailureKind
 ) -> None:
     faults.add("PutItem", fault)
-    job = Job.submitted(job_id="j", job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=EPOCH)
+    job = Job.submitted(
+        job_id="j", job_type="t", request_hash="h", correlation_id="c", owner="owner-1", idempotency_key=None, at=EPOCH
+    )
 
     with pytest.raises(StoreFailed) as caught:
         container.jobs().create(job)

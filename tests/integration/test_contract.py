@@ -13,24 +13,37 @@ import pytest
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.sqs_publisher import SqsJobPublisher
 from domain.failures import FailureKind, LastError
-from domain.job import Expected, Job, JobStatus
+from domain.job import Expected, Job, JobStatus, Retention
 from ports.publisher import JobPublisher, OutgoingMessage
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository
-from tests.fakes import EPOCH, FakeJobPublisher, FakeJobRepository
+from tests.fakes import EPOCH, FakeClock, FakeJobPublisher, FakeJobRepository
 from tests.integration.conftest import Aws
+
+RETENTION = Retention(timedelta(days=30))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(EPOCH + timedelta(seconds=10))
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
-def repository(request: pytest.FixtureRequest) -> JobRepository:
+def repository(request: pytest.FixtureRequest, clock: FakeClock) -> JobRepository:
     if request.param == "fake":
-        return FakeJobRepository()
+        return FakeJobRepository(clock, RETENTION)
     aws: Aws = request.getfixturevalue("aws")
-    return DynamoDbJobRepository(aws.dynamodb, aws.table_name)
+    return DynamoDbJobRepository(aws.dynamodb, aws.table_name, clock, RETENTION)
 
 
 def pending(job_id: str = "job-1", key: str | None = "key-1") -> Job:
     return Job.submitted(
-        job_id=job_id, job_type="resize", request_hash="h" * 64, correlation_id="corr", idempotency_key=key, at=EPOCH
+        job_id=job_id,
+        job_type="resize",
+        request_hash="h" * 64,
+        correlation_id="corr",
+        owner="owner-1",
+        idempotency_key=key,
+        at=EPOCH,
     )
 
 
@@ -62,6 +75,33 @@ class TestJobRepository:
             repository.create(queued(pending(), "enq-2"))
         assert caught.value.existing == first
         assert repository.get(first.job_id) == first
+
+    def test_a_settled_job_is_kept_for_the_retention_then_is_absent(
+        self, repository: JobRepository, clock: FakeClock
+    ) -> None:
+        error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+        settled = queued(pending()).rolled_back(error=error, attempts=1, at=EPOCH + timedelta(seconds=2))
+        repository.create(settled)
+        clock.current = EPOCH + timedelta(days=30, seconds=1)
+        assert repository.get(settled.job_id) == settled
+        clock.current = EPOCH + timedelta(days=30, seconds=2)
+        assert repository.get(settled.job_id) is None
+
+    def test_an_expired_jobs_id_is_taken_by_the_next_create(self, repository: JobRepository, clock: FakeClock) -> None:
+        error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+        repository.create(queued(pending()).rolled_back(error=error, attempts=1, at=EPOCH))
+        clock.current = EPOCH + timedelta(days=31)
+        again = queued(pending(), "enq-2")
+        repository.create(again)
+        assert repository.get(again.job_id) == again
+
+    def test_a_job_in_flight_never_expires(self, repository: JobRepository, clock: FakeClock) -> None:
+        job = queued(pending())
+        repository.create(job)
+        clock.current = EPOCH + timedelta(days=400)
+        assert repository.get(job.job_id) == job
+        with pytest.raises(AlreadyExists):
+            repository.create(queued(pending(), "enq-2"))
 
     def test_a_save_on_the_expected_state_replaces_the_job(self, repository: JobRepository) -> None:
         job = queued(pending())

@@ -185,7 +185,7 @@ def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
 
 
 def submission(request: Request) -> Submission:
-    return Submission(job_type="t", payload={"n": 1}, correlation_id="c", idempotency_key=request.key)
+    return Submission(job_type="t", payload={"n": 1}, correlation_id="c", caller="c", idempotency_key=request.key)
 
 
 EXAMPLES = int(os.environ.get("AGREEMENT_EXAMPLES", "25"))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -68,3 +69,33 @@ def test_it_stops_cleanly_on_sigterm(server: tuple[subprocess.Popen[str], str]) 
     process, _ = server
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+def test_the_local_caller_header_lets_tenancy_be_tried(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+
+    def post(caller: str | None) -> str:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": "order-1"}
+        request = urllib.request.Request(
+            f"{base}/jobs",
+            data=b'{"type": "resize", "payload": {}}',
+            headers={**headers, **({"X-Local-Caller": caller} if caller else {})},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 202
+            return str(json.load(answer)["job_id"])
+
+    def status(job_id: str, caller: str | None) -> int:
+        request = urllib.request.Request(f"{base}/jobs/{job_id}", headers={"X-Local-Caller": caller} if caller else {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    mine, theirs = post(None), post("someone-else")
+
+    assert mine != theirs  # the same key, two callers, two jobs
+    assert (status(mine, None), status(mine, "someone-else")) == (200, 404)
+    assert (status(theirs, "someone-else"), status(theirs, None)) == (200, 404)

@@ -137,7 +137,7 @@ class Consistency(RuleBasedStateMachine):
         self.jobs.fail("save", *scripts["save"])
         before = (dict(self.jobs.jobs), len(self.queue.sent))
         known = set(self.jobs.jobs)
-        submission = Submission(job_type="t", payload=payload, correlation_id="c", idempotency_key=key)
+        submission = Submission(job_type="t", payload=payload, correlation_id="c", caller="c", idempotency_key=key)
         try:
             outcome: Outcome | None = self.enqueue(submission, self.clock.now() + timedelta(seconds=30))
         except Crash:
@@ -147,7 +147,7 @@ class Consistency(RuleBasedStateMachine):
             self._count_faults()
         STATS["submissions"] += 1
         if outcome is None:
-            touched = (set(self.jobs.jobs) - known) | ({self.ids.job_id_for_key(key)} if key else set())
+            touched = (set(self.jobs.jobs) - known) | ({self.ids.job_id_for_key("c", key)} if key else set())
             for job_id in touched:
                 self.answers.append(Answer(job_id, 0))
                 self.told.pop(job_id, None)
@@ -244,6 +244,17 @@ class Consistency(RuleBasedStateMachine):
             STATS["settled by the reconciler"] += report.settled
         finally:
             self._count_faults()
+
+    @rule()
+    def reconcile_after_the_grace(self) -> None:
+        """The grace passes and the reconciler runs without a fault, so that
+        what a crash or an unsettled rollback left behind is settled in the
+        middle of an example, with other actors still to come (the teardown
+        settles the rest, too late for them)."""
+        self.clock.advance(GRACE.total_seconds() + 1)
+        STATS["clock jump past the grace"] += 1
+        report = self.reconcile(self.clock.now() + timedelta(seconds=60))
+        STATS["settled by the reconciler"] += report.settled
 
     @rule(seconds=st.sampled_from(CLOCK_JUMPS))
     def advance_clock(self, seconds: int) -> None:

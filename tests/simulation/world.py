@@ -36,7 +36,7 @@ from domain.submission import Submission
 from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
-from tests.fakes import EPOCH, FakeIds, FakeMetrics, due, strict_json
+from tests.fakes import EPOCH, JOB_RETENTION, FakeIds, FakeMetrics, JobTable, strict_json
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
 
 QUEUE = "queue"
@@ -51,6 +51,7 @@ MARGIN = timedelta(seconds=3)
 GRACE = timedelta(seconds=300)
 RETENTION = timedelta(days=4)
 MAX_CLAIMS = 3
+CALLER = "client"
 
 
 def _store_failure(variant: str) -> StoreFailed:
@@ -314,8 +315,10 @@ class World:
 
     def producer(self, name: str, key: str | None, payload: dict[str, Any] | None = None) -> Actor:
         def body() -> None:
-            submission = Submission(job_type="t", payload=payload or {"n": 1}, correlation_id=name, idempotency_key=key)
-            job_id = f"job-for-{key}" if key else None
+            submission = Submission(
+                job_type="t", payload=payload or {"n": 1}, correlation_id=name, caller=CALLER, idempotency_key=key
+            )
+            job_id = FakeIds().job_id_for_key(CALLER, key) if key else None
             end = self.arrive(name, PRODUCER_TIMEOUT)
             try:
                 outcome = self.enqueue(name)(submission, end)
@@ -400,22 +403,23 @@ class SimRepository:
 
     def __init__(self, world: World) -> None:
         self._world = world
+        self._table = JobTable(world.jobs, world.clock, JOB_RETENTION, wrote=world.wrote)
 
     def create(self, job: Job) -> None:
-        self._write("create", job.job_id, lambda: self._create(job))
+        self._write("create", job.job_id, lambda: self._table.create(job))
 
     def save(self, job: Job, expected: Expected) -> None:
-        self._write("save", job.job_id, lambda: self._save(job, expected))
+        self._write("save", job.job_id, lambda: self._table.save(job, expected))
 
     def get(self, job_id: str) -> Job | None:
         variant = self._world.variant("get", job_id, False, ("throttled", "unavailable", "crash"))
         self._fail_before(variant)
-        return self._world.jobs.get(job_id)
+        return self._table.get(job_id)
 
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         variant = self._world.variant("find", "job-*", False, ("throttled", "unavailable", "crash"))
         self._fail_before(variant)
-        return due(self._world.jobs.values(), watch, before, limit)
+        return self._table.due(watch, before, limit)
 
     def _write(self, op: str, job_id: str, action: Callable[[], None]) -> None:
         variant = self._world.variant(op, job_id, True, STORE_FAULTS)
@@ -432,21 +436,6 @@ class SimRepository:
             raise Crash
         if variant in ("throttled", "unavailable"):
             raise _store_failure(variant)
-
-    def _create(self, job: Job) -> None:
-        jobs = self._world.jobs
-        if job.job_id in jobs:
-            raise AlreadyExists(jobs[job.job_id])
-        jobs[job.job_id] = job
-        self._world.wrote(job.job_id)
-
-    def _save(self, job: Job, expected: Expected) -> None:
-        jobs = self._world.jobs
-        current = jobs.get(job.job_id)
-        if current is None or Expected.of(current) != expected:
-            raise ConditionFailed(job.job_id, current)
-        jobs[job.job_id] = job
-        self._world.wrote(job.job_id)
 
 
 class SimPublisher:

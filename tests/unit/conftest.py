@@ -9,6 +9,8 @@ from domain.outcomes import Outcome
 from domain.submission import Submission
 from tests.fakes import OnFakes
 
+CALLER = "alice"
+
 
 @attrs.define
 class World(OnFakes):
@@ -17,11 +19,18 @@ class World(OnFakes):
     def deadline(self, seconds: float = 30) -> datetime:
         return self.clock.now() + timedelta(seconds=seconds)
 
-    def submit(self, key: str | None = None, payload: dict[str, object] | None = None, seconds: float = 30) -> Outcome:
+    def submit(
+        self,
+        key: str | None = None,
+        payload: dict[str, object] | None = None,
+        seconds: float = 30,
+        caller: str = CALLER,
+    ) -> Outcome:
         submission = Submission(
             job_type="resize",
             payload={"n": 1} if payload is None else payload,
             correlation_id="corr-1",
+            caller=caller,
             idempotency_key=key,
         )
         return self.enqueue()(submission, self.deadline(seconds))

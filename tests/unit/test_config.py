@@ -81,8 +81,18 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("MESSAGE_RETENTION_SECONDS", "59"),  # below SQS's least
         ("MESSAGE_RETENTION_SECONDS", "1209601"),  # beyond SQS's longest
         ("WORKER_MAX_CLAIMS", "0"),
+        ("JOB_RETENTION_DAYS", "0"),
+        ("JOB_ID_KEY", "short-secret"),
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({**REQUIRED, name: value})
+
+
+def test_the_job_id_key_is_read_and_never_shown() -> None:
+    secret = "k" * 40
+    settings = Settings.from_env({**REQUIRED, "JOB_ID_KEY": secret, "JOB_RETENTION_DAYS": "7"})
+
+    assert settings.job_id_key == secret and settings.job_retention.days == 7
+    assert secret not in repr(settings)

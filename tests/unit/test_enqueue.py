@@ -9,13 +9,14 @@ from domain.failures import FailureKind, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable
 from domain.retry import RetryPolicy
-from tests.fakes import FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
-from tests.unit.conftest import World
+from tests.fakes import FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
+from tests.unit.conftest import CALLER, World
 
 THROTTLED = send_failure(FailureKind.THROTTLED, "RequestThrottled", 400)
 UNAVAILABLE = send_failure(FailureKind.AMBIGUOUS, "ServiceUnavailable", 503)
 NOT_SENT = send_failure(FailureKind.NOT_SENT, "EndpointConnectionError")
 READ_TIMEOUT = send_failure(FailureKind.AMBIGUOUS, "ReadTimeoutError")
+K1 = FakeIds().job_id_for_key(CALLER, "k1")
 MISSING_QUEUE = send_failure(FailureKind.PERMANENT, "AWS.SimpleQueueService.NonExistentQueue", 400)
 
 
@@ -193,22 +194,22 @@ class TestIdempotencyKey:
         first = world.submit(key="k1")
         again = world.submit(key="k1")
 
-        assert first == Accepted("job-for-k1")
-        assert again == Accepted("job-for-k1", replayed=True)
+        assert first == Accepted(K1)
+        assert again == Accepted(K1, replayed=True)
         assert world.queue.calls == 1
 
     def test_another_body_with_the_same_key_is_422(self, world: World) -> None:
         world.submit(key="k1")
-        assert world.submit(key="k1", payload={"n": 2}) == KeyReused("job-for-k1")
+        assert world.submit(key="k1", payload={"n": 2}) == KeyReused(K1)
 
     def test_a_retry_after_a_503_gives_202_on_the_same_job(self, world: World) -> None:
         world.queue.fail(*[THROTTLED] * 4)
         assert isinstance(world.submit(key="k1"), Unavailable)
 
-        assert world.submit(key="k1") == Accepted("job-for-k1")
+        assert world.submit(key="k1") == Accepted(K1)
         assert len(world.jobs.jobs) == 1
         assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
-        assert world.jobs.jobs["job-for-k1"].attempts == 5
+        assert world.jobs.jobs[K1].attempts == 5
 
     def test_a_retry_after_a_permanent_500_replays_it(self, world: World) -> None:
         world.queue.fail(MISSING_QUEUE)
@@ -224,7 +225,7 @@ class TestIdempotencyKey:
         world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
         world.submit(key="k1")  # leaves the job QUEUED under a live lease
 
-        assert world.submit(key="k1") == InFlight("job-for-k1")
+        assert world.submit(key="k1") == InFlight(K1)
 
     def test_after_the_lease_a_retry_takes_over_an_abandoned_episode(self, world: World) -> None:
         world.queue.fail(*[UNAVAILABLE] * 4)
@@ -232,7 +233,7 @@ class TestIdempotencyKey:
         world.submit(key="k1")
         world.clock.advance(60)
 
-        assert world.submit(key="k1") == Accepted("job-for-k1")
+        assert world.submit(key="k1") == Accepted(K1)
         assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
 
 

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from domain.failures import FailureKind, LastError
-from domain.job import Expected, IllegalTransition, Job, JobStatus
-from tests.fakes import EPOCH
+from domain.job import Expected, IllegalTransition, Job, JobStatus, Retention
+from tests.fakes import EPOCH, submitted
 
 
 def new_job() -> Job:
-    return Job.submitted(job_id="j", job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=EPOCH)
+    return submitted("j")
 
 
 def queued() -> Job:
@@ -77,3 +79,24 @@ def test_terminal_states_go_nowhere() -> None:
 
 def test_expected_names_the_state_a_write_insists_on() -> None:
     assert Expected.of(queued()) == Expected("j", JobStatus.QUEUED, 1, "e1")
+
+
+def test_only_its_owner_sees_a_job() -> None:
+    job = submitted("j", owner="alice")
+    assert job.visible_to("alice") and not job.visible_to("bob") and not job.visible_to("")
+
+
+def test_a_job_expires_a_retention_after_it_settles_and_never_while_in_flight() -> None:
+    retention = Retention(timedelta(days=30))
+    error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+    in_flight = queued()
+    settled = in_flight.rolled_back(error=error, attempts=1, at=EPOCH + timedelta(hours=1))
+
+    assert retention.expires_at(in_flight) is None
+    assert not retention.expired(in_flight, EPOCH + timedelta(days=1000))
+    assert retention.expires_at(settled) == EPOCH + timedelta(days=30, hours=1)
+    assert not retention.expired(settled, EPOCH + timedelta(days=30, hours=1) - timedelta(microseconds=1))
+    assert retention.expired(settled, EPOCH + timedelta(days=30, hours=1))
+    taken = in_flight.processing(claim_id="c1", at=EPOCH, until=EPOCH)
+    assert retention.expires_at(taken) is None
+    assert retention.expires_at(taken.succeeded(at=EPOCH)) == EPOCH + timedelta(days=30)

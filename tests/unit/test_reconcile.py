@@ -7,7 +7,7 @@ import pytest
 from domain.failures import FailureKind
 from domain.job import Job, JobStatus
 from domain.reconcile import ReconcileReport
-from tests.fakes import Meanwhile, OnFakes, store_failure
+from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 
 GRACE = timedelta(seconds=300)
 
@@ -20,9 +20,9 @@ class Reconciler:
 
     def stuck(self, job_id: str, lease_s: float = 30) -> Job:
         now = self.clock.now()
-        job = Job.submitted(
-            job_id=job_id, job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=now
-        ).queued(enqueue_id=f"e-{job_id}", correlation_id="c", at=now, lease_until=now + timedelta(seconds=lease_s))
+        job = submitted(job_id, now).queued(
+            enqueue_id=f"e-{job_id}", correlation_id="c", at=now, lease_until=now + timedelta(seconds=lease_s)
+        )
         self.jobs.jobs[job_id] = job
         return job
 

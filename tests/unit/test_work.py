@@ -8,7 +8,7 @@ import pytest
 from domain.failures import FailureKind, LastError, StoreFailed
 from domain.job import Job, JobStatus
 from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
-from tests.fakes import Meanwhile, OnFakes, store_failure
+from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 
 
 class RecordingStep:
@@ -33,9 +33,7 @@ class Worker:
 
     def queued(self, job_id: str = "j", enqueue_id: str = "e1") -> Job:
         now = self.clock.now()
-        job = Job.submitted(
-            job_id=job_id, job_type="t", request_hash="h", correlation_id="c", idempotency_key=None, at=now
-        ).queued(enqueue_id=enqueue_id, correlation_id="c", at=now, lease_until=now)
+        job = submitted(job_id, now).queued(enqueue_id=enqueue_id, correlation_id="c", at=now, lease_until=now)
         self.jobs.jobs[job_id] = job
         return job
 

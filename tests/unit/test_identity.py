@@ -1,0 +1,50 @@
+"""Who a request is from, and the job ids their keys name."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from adapters.runtime import UuidIds
+from entrypoints.api_gateway import LOCAL_CALLER, caller_of
+
+ROLE_SESSION = "arn:aws:sts::123456789012:assumed-role/orders-api/i-0abc"
+SECRET = "s" * 32
+
+
+@pytest.mark.parametrize(
+    ("context", "caller"),
+    [
+        ({"identity": {"userArn": ROLE_SESSION}}, "arn:aws:sts::123456789012:assumed-role/orders-api"),
+        ({"identity": {"userArn": "arn:aws:iam::123456789012:user/ci"}}, "arn:aws:iam::123456789012:user/ci"),
+        ({"identity": {"userArn": "arn:aws:iam::123456789012:root"}}, "arn:aws:iam::123456789012:root"),
+        ({"identity": {"userArn": None, "sourceIp": "192.0.2.1"}}, LOCAL_CALLER),
+        ({}, LOCAL_CALLER),
+        ({"authorizer": {"principalId": "user|42"}, "identity": {"userArn": ROLE_SESSION}}, "authorizer:user|42"),
+        ({"authorizer": {"claims": {"sub": "7d8f-11", "iss": "https://cognito"}}}, "cognito:7d8f-11"),
+        ({"authorizer": None, "identity": None}, LOCAL_CALLER),
+    ],
+    ids=["assumed role", "iam user", "root", "unsigned", "no context", "lambda authorizer", "cognito", "nulls"],
+)
+def test_the_caller_is_what_api_gateway_vouches_for(context: dict[str, Any], caller: str) -> None:
+    assert caller_of(context) == caller
+
+
+def test_a_keyed_id_is_the_same_for_the_same_caller_and_key_only() -> None:
+    ids = UuidIds(SECRET)
+    mine = ids.job_id_for_key("alice", "order-1")
+
+    assert ids.job_id_for_key("alice", "order-1") == mine
+    assert len({mine, ids.job_id_for_key("bob", "order-1"), ids.job_id_for_key("alice", "order-2")}) == 3
+    # The length prefix keeps ("ab", "c") and ("a", "bc") apart.
+    assert ids.job_id_for_key("ab", "c") != ids.job_id_for_key("a", "bc")
+
+
+def test_a_keyed_id_cannot_be_computed_without_the_deployments_secret() -> None:
+    mine = UuidIds(SECRET).job_id_for_key("alice", "order-1")
+
+    assert UuidIds("t" * 32).job_id_for_key("alice", "order-1") != mine
+    assert mine not in {str(uuid.uuid5(uuid.NAMESPACE_URL, "order-1")), str(uuid.uuid5(uuid.NAMESPACE_DNS, "order-1"))}
+    assert uuid.UUID(mine).version == 8 and uuid.UUID(mine).variant == uuid.RFC_4122
