@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,10 +36,22 @@ class BadRequest(Exception):
 LOCAL_CALLER = "local"
 
 
+# The API's two resources, as API Gateway names them in ``resource``.
+JOBS = "/jobs"
+JOB = "/jobs/{job_id}"
+# For events that name no resource of this API (the local server's
+# requests before it matched one, a test harness): the path, with one
+# trailing slash allowed as API Gateway allows it.
+_PATH = re.compile(r"/jobs(?:/(?P<job_id>[^/]+))?/?")
+
+
 @attrs.frozen
 class HttpRequest:
     method: str
     path: str
+    # JOBS or JOB, or None when the request is for no resource of this API.
+    resource: str | None
+    job_id: str | None
     headers: dict[str, str]  # names lower-cased
     body: bytes | None
     request_id: str | None
@@ -52,9 +65,12 @@ class HttpRequest:
         headers = {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, dict) else {}
         context = event.get("requestContext") or {}
         request_id = context.get("requestId") if isinstance(context, dict) else None
+        resource, job_id = route_of(event)
         return cls(
             method=str(event.get("httpMethod") or "").upper(),
             path=str(event.get("path") or ""),
+            resource=resource,
+            job_id=job_id,
             headers=headers,
             body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
             request_id=str(request_id) if request_id else None,
@@ -67,6 +83,15 @@ class HttpRequest:
         if media_type != "application/json" and not media_type.endswith("+json"):
             raise BadRequest(
                 415, "unsupported-media-type", "Unsupported media type", "the body must be application/json"
+            )
+        encoding = self.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise BadRequest(
+                415,
+                "unsupported-content-encoding",
+                "Unsupported media type",
+                f"Content-Encoding {encoding[:40]!r} is not supported; send the body uncompressed",
+                {"Accept-Encoding": "identity"},
             )
         if not self.body:
             raise BadRequest(400, "missing-body", "Bad request", "the request has no body")
@@ -108,15 +133,18 @@ def proxy_event(
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             body, base64_encoded = base64.b64encode(raw).decode(), True
-    job = path.startswith("/jobs/")
+    matched = _PATH.fullmatch(path)
+    job_id = matched["job_id"] if matched else None
     return {
-        "resource": "/jobs/{job_id}" if job else path,
+        # As API Gateway matches it; a path of no resource of this API never
+        # reaches a Lambda there (API Gateway answers it), here it does.
+        "resource": (JOB if job_id else JOBS) if matched else None,
         "path": path,
         "httpMethod": method,
         "headers": dict(headers) if headers is not None else None,
         "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
         "queryStringParameters": None,
-        "pathParameters": {"job_id": path.rsplit("/", 1)[-1]} if job else None,
+        "pathParameters": {"job_id": job_id} if job_id else None,
         "requestContext": {
             "requestId": request_id,
             "stage": stage,
@@ -127,6 +155,26 @@ def proxy_event(
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def route_of(event: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The resource a request is for, and its job id.
+
+    From what API Gateway matched (``resource``, ``pathParameters``): the
+    stage, a custom domain's base path and a trailing slash are already
+    gone from those, while ``path`` keeps the last two. The path is read
+    only when the event names no resource of this API.
+    """
+    resource, parameters = event.get("resource"), event.get("pathParameters")
+    if resource == JOBS:
+        return JOBS, None
+    if resource == JOB:
+        job_id = parameters.get("job_id") if isinstance(parameters, dict) else None
+        return (JOB, job_id) if isinstance(job_id, str) and job_id else (None, None)
+    match = _PATH.fullmatch(str(event.get("path") or ""))
+    if match is None:
+        return None, None
+    return (JOB, match["job_id"]) if match["job_id"] else (JOBS, None)
 
 
 def caller_of(context: dict[str, Any]) -> str:

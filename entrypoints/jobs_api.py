@@ -7,7 +7,6 @@ fakes; the container builds it for the Lambda handler (``entrypoints.api``).
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -27,13 +26,12 @@ from domain.outcomes import (
     Unavailable,
 )
 from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
-from entrypoints.api_gateway import BadRequest, HttpRequest, json_response, problem
+from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
 from ports.repository import JobRepository
 from ports.runtime import Clock
 
 log = logging.getLogger("jobs.api")
 
-JOB_PATH = re.compile(r"/jobs/([^/]+)")
 FIELDS = {"type", "payload"}
 
 
@@ -93,15 +91,14 @@ class JobsApi:
     def _route(
         self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
     ) -> dict[str, Any]:
-        if request.path == "/jobs":
+        if request.resource == JOBS:
             if request.method != "POST":
                 raise _not_allowed("POST")
             return self._submit(request, correlation_id, context, outcome)
-        match = JOB_PATH.fullmatch(request.path)
-        if match:
+        if request.resource == JOB and request.job_id is not None:
             if request.method != "GET":
                 raise _not_allowed("GET")
-            return self._status(match.group(1), request.caller, correlation_id)
+            return self._status(request.job_id, request.caller, correlation_id)
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
     def _submit(

@@ -20,12 +20,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from entrypoints.api_gateway import proxy_event
+from entrypoints.api_gateway import BadRequest, problem, proxy_event
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
 # Names the caller of a request to this server (unset: the local caller).
 LOCAL_CALLER_HEADER = "x-local-caller"
+# API Gateway's own limit on a request's body.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Hop-by-hop headers API Gateway does not pass on, and the caller header.
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", LOCAL_CALLER_HEADER}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,30 +123,45 @@ def start_embedded_aws() -> Any:
 
 
 class ApiGatewayBridge(BaseHTTPRequestHandler):
+    """Each request becomes the event API Gateway would send; what API
+    Gateway itself would answer (a body it cannot read, one over its
+    10 MB limit) is answered here, as a problem, never as HTML."""
+
     timeout_ms = 20_000
     lambda_handler: Any = None
+    # So that a client's keep-alive connection is reused, as through API Gateway.
+    protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:
-        self._invoke()
-
-    def do_POST(self) -> None:
-        self._invoke()
-
-    def do_PUT(self) -> None:
-        self._invoke()
-
-    def do_DELETE(self) -> None:
-        self._invoke()
+    def __getattr__(self, name: str) -> Any:
+        # Every method goes to the handler, which answers 405 for those the
+        # API does not have (the standard library would answer 501).
+        if name.startswith("do_"):
+            return self._invoke
+        raise AttributeError(name)
 
     def _invoke(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
         request_id = str(uuid.uuid4())
-        headers = {name: value for name, value in self.headers.items() if name.lower() != LOCAL_CALLER_HEADER}
+        try:
+            body = self._body()
+        except BadRequest as refused:
+            self.close_connection = True  # what is left of the body cannot be told from a next request
+            self._answer(
+                problem(
+                    refused.status,
+                    refused.slug,
+                    refused.title,
+                    refused.detail,
+                    correlation_id=request_id,
+                    retryable=False,
+                )
+            )
+            return
+        headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
         caller = self.headers.get(LOCAL_CALLER_HEADER)
         event = proxy_event(
             self.command,
             urlsplit(self.path).path,
-            self.rfile.read(length) if length else None,
+            body,
             headers,
             request_id=request_id,
             stage="local",
@@ -150,15 +169,67 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
             # Only this server reads the header; the handler never does.
             vouched={"authorizer": {"principalId": caller}} if caller else None,
         )
-        response = self.lambda_handler(event, LocalContext(self.timeout_ms, request_id))
+        self._answer(self.lambda_handler(event, LocalContext(self.timeout_ms, request_id)))
+
+    def _body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked()
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return None
+        if not raw.strip().isdigit():
+            raise BadRequest(400, "bad-content-length", "Bad request", f"Content-Length {raw[:40]!r} is not a number")
+        length = int(raw)
+        if length > MAX_REQUEST_BYTES:
+            raise BadRequest(
+                413, "body-too-large", "Content too large", f"the body is {length} bytes; at most {MAX_REQUEST_BYTES}"
+            )
+        return self.rfile.read(length) if length else None
+
+    def _chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                length = int(line, 16)
+            except ValueError:
+                raise BadRequest(400, "bad-chunk", "Bad request", "the chunked body is malformed") from None
+            size += length
+            if size > MAX_REQUEST_BYTES:
+                raise BadRequest(
+                    413, "body-too-large", "Content too large", f"the body is over {MAX_REQUEST_BYTES} bytes"
+                )
+            if length == 0:
+                while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(length))
+            self.rfile.readline(8)  # the CRLF after each chunk
+
+    def _answer(self, response: dict[str, Any]) -> None:
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")
         self.send_response(response["statusCode"])
         for name, value in (response.get("headers") or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the standard library refuses before a handler runs (a bad
+        request line, headers too long), as a problem instead of HTML."""
+        self.close_connection = True
+        # Unread request lines count as HTTP/0.9, which would get a bare body.
+        self.request_version = "HTTP/1.0"
+        detail = message or explain or "the request could not be read"
+        self._answer(
+            problem(code, "bad-request", "Bad request", detail, correlation_id=str(uuid.uuid4()), retryable=False)
+        )
 
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")

@@ -21,6 +21,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
     ("no content type", event("POST", "/jobs", '{"type":"a","payload":{}}', {}), 415),
     ("text/plain", event("POST", "/jobs", '{"type":"a","payload":{}}', {"Content-Type": "text/plain"}), 415),
     ("no body", event("POST", "/jobs", None, JSON), 400),
+    ("gzip body", event("POST", "/jobs", b"\x1f\x8b\x08\x00", {**JSON, "Content-Encoding": "gzip"}), 415),
     ("empty body", event("POST", "/jobs", "", JSON), 400),
     ("malformed json", event("POST", "/jobs", '{"type": "a",', JSON), 400),
     ("raw control character", event("POST", "/jobs", '{"type":"a","payload":{"x":"a\x01b"}}', JSON), 400),

@@ -3,9 +3,12 @@ answers a POST and a GET, and stops cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import gzip
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -99,3 +102,72 @@ def test_the_local_caller_header_lets_tenancy_be_tried(server: tuple[subprocess.
     assert mine != theirs  # the same key, two callers, two jobs
     assert (status(mine, None), status(mine, "someone-else")) == (200, 404)
     assert (status(theirs, "someone-else"), status(theirs, None)) == (200, 404)
+
+
+def raw(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are; the status, headers and body that came back."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = http.client.HTTPResponse(connection, method=request.split(b" ", 1)[0].decode())
+        answer.begin()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PATCH", "TRACE", "PUT", "DELETE"])
+def test_every_method_gets_the_handlers_answer_never_html(
+    server: tuple[subprocess.Popen[str], str], method: str
+) -> None:
+    _, base = server
+    status, headers, body = raw(base, f"{method} /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+
+    assert status == 405 and headers["allow"] == "POST"
+    assert headers["content-type"] == "application/problem+json"
+    assert body == b"" if method == "HEAD" else json.loads(body)["status"] == 405
+
+
+def test_a_chunked_body_is_read_whole(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+    document = b'{"type": "resize", "payload": {"width": 640}}'
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (document[:10], document[10:])) + b"0\r\n\r\n"
+    head = b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    status, _, body = raw(base, head + chunks)
+
+    assert status == 202 and json.loads(body)["status"] == "QUEUED"
+
+
+@pytest.mark.parametrize(
+    ("length", "status"), [("abc", 400), ("-5", 400), (str(11 * 1024 * 1024), 413), ("9" * 40, 413)]
+)
+def test_a_bad_content_length_gets_a_problem_not_a_dropped_connection(
+    server: tuple[subprocess.Popen[str], str], length: str, status: int
+) -> None:
+    _, base = server
+    head = f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+
+    answered, headers, body = raw(base, head.encode() + b"{}")
+
+    assert answered == status and headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == status
+
+
+def test_a_compressed_body_is_refused_with_415(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+    compressed = gzip.compress(b'{"type": "resize", "payload": {}}')
+    head = (
+        "POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        f"Content-Length: {len(compressed)}\r\n\r\n"
+    )
+
+    status, headers, _ = raw(base, head.encode() + compressed)
+
+    assert status == 415 and headers["content-type"] == "application/problem+json"
+
+
+def test_a_malformed_request_line_gets_a_problem(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+    status, headers, body = raw(base, b"GARBAGE\r\n\r\n")
+
+    assert status == 400 and headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == 400
