@@ -20,12 +20,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from entrypoints.api_gateway import BadRequest, problem, proxy_event
+from entrypoints import openapi
+from entrypoints.api_gateway import BadRequest, json_response, problem, proxy_event
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
 # Names the caller of a request to this server (unset: the local caller).
 LOCAL_CALLER_HEADER = "x-local-caller"
+# Where the OpenAPI document is served (by this server only).
+OPENAPI_PATH = "/openapi.json"
 # API Gateway's own limit on a request's body.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # Hop-by-hop headers API Gateway does not pass on, and the caller header.
@@ -37,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m entrypoints.local_server",
         description="Serve the jobs API on this machine, on an embedded moto server unless "
         "TABLE_NAME and QUEUE_URL name real resources.",
-        epilog="Every request is from one local caller, unless an X-Local-Caller header names another: "
+        epilog=f"The OpenAPI document is served at {OPENAPI_PATH}. "
+        "Every request is from one local caller, unless an X-Local-Caller header names another: "
         "each caller sees only its own jobs and Idempotency-Keys. Only this server reads that header; "
         "behind API Gateway the caller is the IAM principal that signed the request.",
     )
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  curl -i {base}/jobs/<job_id from the answer>")
         print(f"  curl -i {base}/jobs/<job_id> -H 'X-Local-Caller: someone-else'   (404: not their job)")
+        print(f"  curl {base}{OPENAPI_PATH}   (the API's OpenAPI document)")
         print("Ctrl-C stops.", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
@@ -141,6 +146,11 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
 
     def _invoke(self) -> None:
         request_id = str(uuid.uuid4())
+        if self.command in ("GET", "HEAD") and urlsplit(self.path).path == OPENAPI_PATH:
+            host, port = self.connection.getsockname()[:2]
+            server = f"http://{self.headers.get('Host') or f'{host}:{port}'}"
+            self._answer(json_response(200, openapi.document(server, signed=False), {"X-Correlation-Id": request_id}))
+            return
         try:
             body = self._body()
         except BadRequest as refused:

@@ -3,13 +3,16 @@ validation, throttling, access logs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from domain.submission import JOB_TYPE
+from entrypoints.openapi import JOB_REQUEST
+from infra.gateway_responses import add_gateway_problems
 
 THROTTLE_RATE = 100  # requests per second, steady
 THROTTLE_BURST = 200
@@ -55,24 +58,13 @@ class JobsApi(Construct):
                 ),
             ),
         )
-        # The same rules the handler enforces, so that API Gateway turns away
+        add_gateway_problems(self.rest_api)
+        # The request schema of the OpenAPI document, so that API Gateway
+        # turns away the plainly wrong before a Lambda runs, so that API Gateway turns away
         # the plainly wrong before a Lambda runs; the handler stays the
         # authority (it also runs locally, without API Gateway).
         job_model = self.rest_api.add_model(
-            "Job",
-            content_type="application/json",
-            schema=apigateway.JsonSchema(
-                schema=apigateway.JsonSchemaVersion.DRAFT4,
-                type=apigateway.JsonSchemaType.OBJECT,
-                required=["type", "payload"],
-                additional_properties=False,
-                properties={
-                    "type": apigateway.JsonSchema(
-                        type=apigateway.JsonSchemaType.STRING, pattern=f"^{JOB_TYPE.pattern}$"
-                    ),
-                    "payload": apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
-                },
-            ),
+            "Job", content_type="application/json", schema=json_schema(JOB_REQUEST, DRAFT4)
         )
         validator = self.rest_api.add_request_validator(
             "Validate", validate_request_body=True, validate_request_parameters=True
@@ -91,3 +83,29 @@ class JobsApi(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.job_id": True},
         )
+
+
+DRAFT4 = apigateway.JsonSchemaVersion.DRAFT4
+# The OpenAPI keywords the request schema uses, as the CDK names them.
+_KEYWORDS = {
+    "type": "type",
+    "pattern": "pattern",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "required": "required",
+    "additionalProperties": "additional_properties",
+    "description": "description",
+}
+
+
+def json_schema(schema: dict[str, Any], version: apigateway.JsonSchemaVersion | None = None) -> apigateway.JsonSchema:
+    """An OpenAPI schema object as a REST API model's schema."""
+    unknown = set(schema) - set(_KEYWORDS) - {"properties"}
+    if unknown:
+        raise ValueError(f"no model keyword for {sorted(unknown)}")
+    options: dict[str, Any] = {_KEYWORDS[k]: v for k, v in schema.items() if k in _KEYWORDS}
+    if "type" in options:
+        options["type"] = apigateway.JsonSchemaType[options["type"].upper()]
+    if "properties" in schema:
+        options["properties"] = {name: json_schema(value) for name, value in schema["properties"].items()}
+    return apigateway.JsonSchema(schema=version, **options) if version else apigateway.JsonSchema(**options)

@@ -3,6 +3,7 @@ timing relations the retry budget depends on."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from adapters.dynamodb_schema import create_table_request
 from entrypoints.config import Settings
+from entrypoints.openapi import JOB_REQUEST
 from infra.app import build
 from infra.functions import API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
 from infra.messaging import MAX_RECEIVE_COUNT
@@ -19,6 +21,7 @@ from infra.schedule import EVERY
 from infra.stack import JobIntakeStack
 
 API_GATEWAY_INTEGRATION_LIMIT_S = 29
+GATEWAY_RESPONSE = "AWS::ApiGateway::GatewayResponse"
 
 
 def resources(template: Template, kind: str) -> dict[str, Any]:
@@ -303,3 +306,54 @@ def test_every_acknowledgement_has_a_reason(stack: JobIntakeStack) -> None:
     ]
     assert len(acknowledgements) == 4
     assert all(len(str(a)) > 80 for a in acknowledgements), acknowledgements  # a reason, not a shrug
+
+
+def rendered(template: str, request_id: str = "req-1") -> Any:
+    """A gateway response body as API Gateway fills it in."""
+    filled = template.replace("$context.requestId", request_id)
+    filled = filled.replace("$context.error.messageString", '"Forbidden"')
+    filled = filled.replace("$context.error.validationErrorString", '"[object has missing required properties]"')
+    return json.loads(filled)
+
+
+def test_every_answer_of_api_gateway_itself_is_a_problem(template: Template) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"] for r in resources(template, GATEWAY_RESPONSE).values()
+    }
+    expected = {
+        "DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED",
+        "ACCESS_DENIED", "INVALID_SIGNATURE", "EXPIRED_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE",
+        "INTEGRATION_TIMEOUT", "INTEGRATION_FAILURE", "RESOURCE_NOT_FOUND", "UNSUPPORTED_MEDIA_TYPE",
+    }  # fmt: skip
+    assert expected <= set(responses)
+    for kind, response in responses.items():
+        headers = response["ResponseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'", kind
+        assert headers["gatewayresponse.header.X-Correlation-Id"] == "context.requestId", kind
+        body = rendered(response["ResponseTemplates"]["application/json"])
+        assert set(body) == {"type", "title", "status", "detail", "correlation_id", "retryable"}, kind
+        assert body["status"] == int(response["StatusCode"]) and body["correlation_id"] == "req-1", kind
+        assert body["type"].startswith("/problems/") and isinstance(body["retryable"], bool), kind
+        if body["retryable"] and body["status"] in (429, 503, 504):
+            assert headers["gatewayresponse.header.Retry-After"] == "'1'", kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "retryable"),
+    [("THROTTLED", 429, True), ("INTEGRATION_TIMEOUT", 504, True), ("BAD_REQUEST_BODY", 400, False)],
+)
+def test_throttling_and_timeouts_say_when_to_retry(template: Template, kind: str, status: int, retryable: bool) -> None:
+    [response] = [
+        r["Properties"]
+        for r in resources(template, GATEWAY_RESPONSE).values()
+        if r["Properties"]["ResponseType"] == kind
+    ]
+    body = rendered(response["ResponseTemplates"]["application/json"])
+    assert (int(response["StatusCode"]), body["retryable"]) == (status, retryable)
+    assert ("gatewayresponse.header.Retry-After" in response["ResponseParameters"]) is retryable
+
+
+def test_the_request_model_is_the_openapi_documents_request_schema(template: Template) -> None:
+    [model] = resources(template, "AWS::ApiGateway::Model").values()
+    schema = {k: v for k, v in model["Properties"]["Schema"].items() if k != "$schema"}
+    assert schema == JOB_REQUEST

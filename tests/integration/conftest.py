@@ -4,7 +4,11 @@ production container wired to them with a fault injector on its clients."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -148,3 +152,34 @@ def container(aws: Aws, faults: FaultInjector) -> Container:
     faults.attach(container.sqs_client())
     faults.attach(container.dynamodb_client())
     return container
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`make run` as a user starts it: its own process, its own embedded
+    moto, on a free port; the process and its base URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "QUEUE_URL")}
+    # The server's log, kept so that a failure can show what it was doing.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        assert process.stdout is not None
+        base = ""
+        for line in process.stdout:
+            if line.startswith("Jobs API on "):
+                base = line.split()[3]
+                break
+        assert base, "the server never said where it listens"
+        try:
+            yield process, base
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                log.seek(0)
+                print(log.read()[-4000:])  # shown by pytest when the test failed

@@ -6,44 +6,22 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.conftest import local_server
+
 
 @pytest.fixture
 def server() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "QUEUE_URL")}
-    # The server's log, kept so that a failure can show what it was doing.
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        assert process.stdout is not None
-        base = ""
-        for line in process.stdout:
-            if line.startswith("Jobs API on "):
-                base = line.split()[3]
-                break
-        assert base, "the server never said where it listens"
-        yield process, base
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-            log.seek(0)
-            print(log.read()[-4000:])  # shown by pytest when the test failed
+    with local_server() as running:
+        yield running
 
 
 def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subprocess.Popen[str], str]) -> None:
