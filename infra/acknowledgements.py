@@ -21,6 +21,15 @@ def acknowledge(stack: JobIntakeStack) -> None:
             "that role, and it grants only writes to CloudWatch Logs.",
         )
     )
+    if stack.tracing:
+        for function in (stack.functions.api, stack.functions.worker, stack.functions.reconciler):
+            Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(  # type: ignore[union-attr]
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                    reason="Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no "
+                    "resource-level permissions, so X-Ray's own policy names every resource.",
+                )
+            )
     Validations.of(stack.functions.job_id_key).acknowledge(
         Acknowledgment(
             id="AwsSolutions::AwsSolutions-SMG4",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,12 +27,16 @@ class JobsApi(Construct):
         function: lambda_.IFunction,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        tracing: bool = False,
     ) -> None:
         super().__init__(scope, id)
         access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            # Named after the stack: API Gateway's metrics are keyed by the
+            # API's name, and two APIs of one name would add up in one alarm.
+            rest_api_name=Stack.of(self).stack_name,
             description="Job intake",
             # Every method: a caller signs with SigV4, and the job it makes is
             # its own (see entrypoints.api_gateway.caller_of).
@@ -41,6 +45,7 @@ class JobsApi(Construct):
             cloud_watch_role_removal_policy=removal_policy,
             deploy_options=apigateway.StageOptions(
                 stage_name="v1",
+                tracing_enabled=tracing,
                 throttling_rate_limit=THROTTLE_RATE,
                 throttling_burst_limit=THROTTLE_BURST,
                 logging_level=apigateway.MethodLoggingLevel.ERROR,

@@ -4,6 +4,9 @@ Context (``-c name=value``) or environment chooses where it goes:
   account         default 123456789012 (moto's default account; use yours)
   region          default us-east-1
   removal_policy  retain (default) or destroy, for the table and log groups
+  tracing         false (default) or true: X-Ray active tracing on the
+                  functions and the API stage (billed per trace recorded
+                  and retrieved, beyond X-Ray's free tier)
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ def build(app: App) -> JobIntakeStack:
     removal = app.node.try_get_context("removal_policy") or "retain"
     if removal not in ("retain", "destroy"):
         raise ValueError(f"removal_policy must be retain or destroy, not {removal!r}")
+    tracing = str(app.node.try_get_context("tracing") or "false").lower()
+    if tracing not in ("true", "false"):
+        raise ValueError(f"tracing must be true or false, not {tracing!r}")
     stack = JobIntakeStack(
         app,
         STACK_NAME,
         env=Environment(account=str(account), region=str(region)),
         removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
+        tracing=tracing == "true",
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -68,6 +68,7 @@ class JobFunctions(Construct):
         queues: JobQueues,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        tracing: bool = False,
     ) -> None:
         super().__init__(scope, id)
         code = lambda_code(RUNTIME, ARCHITECTURE)
@@ -115,6 +116,7 @@ class JobFunctions(Construct):
                 log_group=log_group,
                 environment={**environment, **(secrets or {})},
                 reserved_concurrent_executions=concurrency,
+                tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             )
 
         self.api = function(

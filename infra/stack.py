@@ -15,8 +15,11 @@ from infra.schedule import ReconcilerSchedule
 
 
 class JobIntakeStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, removal_policy: RemovalPolicy, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, removal_policy: RemovalPolicy, tracing: bool = False, **kwargs: object
+    ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        self.tracing = tracing
         retention = logs.RetentionDays.ONE_MONTH
         self.jobs = JobsTable(self, "Data", removal_policy=removal_policy)
         self.queues = JobQueues(self, "Messaging", worker_timeout=WORKER_TIMEOUT)
@@ -27,12 +30,27 @@ class JobIntakeStack(Stack):
             queues=self.queues,
             log_retention=retention,
             removal_policy=removal_policy,
+            tracing=tracing,
         )
         self.api = JobsApi(
-            self, "Api", function=self.functions.api, log_retention=retention, removal_policy=removal_policy
+            self,
+            "Api",
+            function=self.functions.api,
+            log_retention=retention,
+            removal_policy=removal_policy,
+            tracing=tracing,
         )
         ReconcilerSchedule(self, "Schedule", function=self.functions.reconciler)
-        Alarms(self, "Monitoring", dead_letters=self.queues.dead_letters, rest_api=self.api.rest_api)
+        self.monitoring = Alarms(
+            self,
+            "Monitoring",
+            queue=self.queues.queue,
+            dead_letters=self.queues.dead_letters,
+            rest_api=self.api.rest_api,
+            api=self.functions.api,
+            worker=self.functions.worker,
+            reconciler=self.functions.reconciler,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         CfnOutput(self, "TableName", value=self.jobs.table.table_name)

@@ -17,6 +17,7 @@ from entrypoints.openapi import JOB_REQUEST
 from infra.app import build
 from infra.functions import API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
 from infra.messaging import MAX_RECEIVE_COUNT
+from infra.monitoring import OLDEST_MESSAGE_AGE, SERVICE_METRICS
 from infra.schedule import EVERY
 from infra.stack import JobIntakeStack
 
@@ -84,7 +85,10 @@ def test_it_holds_every_resource_of_the_service(template: Template) -> None:
         "AWS::ApiGateway::RequestValidator": 1,
         "AWS::ApiGateway::Model": 1,
         "AWS::Events::Rule": 1,
-        "AWS::CloudWatch::Alarm": 7,
+        "AWS::CloudWatch::Alarm": 13,
+        "AWS::CloudWatch::Dashboard": 1,
+        "AWS::ApiGateway::GatewayResponse": 21,
+        "AWS::SecretsManager::Secret": 1,
         "AWS::Logs::LogGroup": 4,
     }.items():
         template.resource_count_is(kind, count)
@@ -357,3 +361,55 @@ def test_the_request_model_is_the_openapi_documents_request_schema(template: Tem
     [model] = resources(template, "AWS::ApiGateway::Model").values()
     schema = {k: v for k, v in model["Properties"]["Schema"].items() if k != "$schema"}
     assert schema == JOB_REQUEST
+
+
+def alarm_on(template: Template, metric: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == metric
+    ]
+
+
+def test_an_alarm_fires_when_the_oldest_message_waits_too_long(template: Template) -> None:
+    [alarm] = alarm_on(template, "ApproximateAgeOfOldestMessage")
+    assert alarm["Threshold"] == OLDEST_MESSAGE_AGE.to_seconds() and alarm["Statistic"] == "Maximum"
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_the_worker_and_the_reconciler_alarm_on_errors_and_throttles(template: Template, metric: str) -> None:
+    watched = {describe(a["Dimensions"][0]["Value"]["Ref"]) for a in alarm_on(template, metric)}
+    worker = function_named(template, "entrypoints.worker.handler")[0]
+    reconciler = function_named(template, "entrypoints.reconciler.handler")[0]
+    api = function_named(template, "entrypoints.api.handler")[0]
+    assert {worker, reconciler} <= watched
+    assert (api in watched) is (metric == "Throttles")
+
+
+def test_the_api_is_named_after_the_stack_and_its_5xx_alarm_by_that_name(template: Template) -> None:
+    [api] = resources(template, "AWS::ApiGateway::RestApi").values()
+    [alarm] = alarm_on(template, "5XXError")
+    assert api["Properties"]["Name"] == "JobIntake"
+    assert {"Name": "ApiName", "Value": "JobIntake"} in alarm["Dimensions"]
+
+
+def test_a_dashboard_shows_the_metrics_the_queue_and_every_alarm(template: Template) -> None:
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in [m for names in SERVICE_METRICS.values() for m in names] + ["ApproximateAgeOfOldestMessage"]:
+        assert f'\\"{metric}\\"' in body, metric
+    names = {a["Properties"]["AlarmName"] for a in resources(template, "AWS::CloudWatch::Alarm").values()}
+    assert names and all(f":alarm:{name}" in body for name in names)
+
+
+def test_tracing_is_off_unless_asked_for(template: Template) -> None:
+    functions = resources(template, "AWS::Lambda::Function").values()
+    assert all(f["Properties"].get("TracingConfig", {}).get("Mode") != "Active" for f in functions)
+    [stage] = resources(template, "AWS::ApiGateway::Stage").values()
+    assert not stage["Properties"].get("TracingEnabled", False)
+
+    traced = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], "tracing": "true"})))
+    assert {f["Properties"]["TracingConfig"]["Mode"] for f in resources(traced, "AWS::Lambda::Function").values()} == {
+        "Active"
+    }
+    traced.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": True})
