@@ -114,7 +114,7 @@ def expired(item: Item, now: datetime) -> bool:
 
 
 def epoch_seconds(moment: datetime) -> int:
-    # Rounded up: an item is never treated as gone before its retention ends.
+    # Retention.expires_at is whole seconds already; ceil keeps it so.
     return math.ceil(moment.timestamp())
 
 

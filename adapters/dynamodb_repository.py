@@ -42,7 +42,7 @@ STORE_ERRORS = {
 #   producer reads nothing, writes "status=QUEUED, version=v, enqueue_id=e";
 #   a worker that took the job first wrote version v+1 -> the save fails and
 #   ReturnValuesOnConditionCheckFailure hands back the PROCESSING item.
-_SAVE_CONDITION = "#status = :status AND #version = :version AND "
+_SAVE_CONDITION = "#status = :status AND #version = :version AND created_at = :created_at AND "
 
 
 class DynamoDbJobRepository:
@@ -76,6 +76,7 @@ class DynamoDbJobRepository:
         values: dict[str, Any] = {
             ":status": {"S": expected.status.value},
             ":version": {"N": str(expected.version)},
+            ":created_at": {"S": iso(expected.created_at)},
         }
         if expected.enqueue_id is None:
             condition = _SAVE_CONDITION + "attribute_not_exists(enqueue_id)"

@@ -246,7 +246,12 @@ class Retention:
     period: timedelta
 
     def expires_at(self, job: Job) -> datetime | None:
-        return job.updated_at + self.period if job.settled else None
+        if not job.settled:
+            return None
+        expiry = job.updated_at + self.period
+        # Whole seconds, rounded up, as a TTL attribute holds it: every store
+        # agrees on the moment to the microsecond.
+        return expiry if not expiry.microsecond else expiry.replace(microsecond=0) + timedelta(seconds=1)
 
     def expired(self, job: Job, now: datetime) -> bool:
         expiry = self.expires_at(job)
@@ -257,16 +262,19 @@ class Retention:
 class Expected:
     """The stored state a conditional write insists on.
 
-    ``version`` alone would fence every write; status and enqueue_id are
-    checked as well so that the condition reads as the protocol states it
-    ("QUEUED with my enqueue_id") in logs and in the DynamoDB console.
+    ``version`` alone would fence every write of one job; status and
+    enqueue_id are checked as well so that the condition reads as the
+    protocol states it ("QUEUED with my enqueue_id") in logs and in the
+    DynamoDB console. ``created_at`` tells one job from the next under the
+    same id (a key's job expired and made again), whose versions restart.
     """
 
     job_id: str
     status: JobStatus
     version: int
     enqueue_id: str | None
+    created_at: datetime
 
     @classmethod
     def of(cls, job: Job) -> Expected:
-        return cls(job.job_id, job.status, job.version, job.enqueue_id)
+        return cls(job.job_id, job.status, job.version, job.enqueue_id, job.created_at)

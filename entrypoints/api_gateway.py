@@ -55,7 +55,7 @@ class HttpRequest:
     headers: dict[str, str]  # names lower-cased
     body: bytes | None
     request_id: str | None
-    caller: str
+    caller: str | None
 
     @classmethod
     def from_event(cls, event: Any) -> HttpRequest:
@@ -177,23 +177,33 @@ def route_of(event: dict[str, Any]) -> tuple[str | None, str | None]:
     return (JOB, match["job_id"]) if match["job_id"] else (JOBS, None)
 
 
-def caller_of(context: dict[str, Any]) -> str:
-    """Who is asking, from what API Gateway vouches for, never from a header.
+def caller_of(context: dict[str, Any]) -> str | None:
+    """Who is asking, from what API Gateway vouches for, never from a header;
+    None when an authorizer ran and vouched for no one.
 
-    An authorizer in front (Lambda or Cognito) names the caller; otherwise
-    the IAM principal that signed the request does. An assumed role is one
-    caller whatever its session name: each Lambda or task that assumes it
-    signs with a new session.
+    An authorizer in front (Lambda or Cognito user pool) names the caller;
+    otherwise a Cognito identity pool's identity, otherwise the IAM
+    principal that signed the request. An assumed role is one caller
+    whatever its session name: each Lambda or task that assumes it signs
+    with a new session. An event with none of these is the one local caller.
     """
     authorizer = context.get("authorizer")
     if isinstance(authorizer, dict):
-        if authorizer.get("principalId"):
-            return f"authorizer:{authorizer['principalId']}"
+        if "principalId" in authorizer:
+            principal = authorizer["principalId"]
+            return f"authorizer:{principal}" if isinstance(principal, str) and principal else None
         claims = authorizer.get("claims")
-        if isinstance(claims, dict) and claims.get("sub"):
-            return f"cognito:{claims['sub']}"
+        if isinstance(claims, dict):
+            subject = claims.get("sub")
+            return f"cognito:{subject}" if isinstance(subject, str) and subject else None
     identity = context.get("identity")
-    arn = identity.get("userArn") if isinstance(identity, dict) else None
+    if not isinstance(identity, dict):
+        return LOCAL_CALLER
+    # Every user of an identity pool signs as the pool's one role: the
+    # identity, not the role, is the caller.
+    if identity.get("cognitoIdentityId"):
+        return f"cognito-identity:{identity['cognitoIdentityId']}"
+    arn = identity.get("userArn")
     return _principal(str(arn)) if arn else LOCAL_CALLER
 
 

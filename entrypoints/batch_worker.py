@@ -18,14 +18,14 @@ from typing import Any
 from adapters.json_logging import log_context
 from domain.failures import StoreFailed
 from domain.work import IncomingMessage, MalformedMessage, WorkResult
-from ports.runtime import Clock
+from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.worker")
 
 
 class SqsBatchWorker:
     def __init__(
-        self, *, process: Callable[[IncomingMessage, datetime], WorkResult], clock: Clock, metrics: Any
+        self, *, process: Callable[[IncomingMessage, datetime], WorkResult], clock: Clock, metrics: Metrics
     ) -> None:
         self._process = process
         self._clock = clock

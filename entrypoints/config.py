@@ -21,6 +21,7 @@ SQS_MAX_RETENTION_S = 14 * 24 * 3600
 ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
 UNSET_JOB_ID_KEY = "job-intake: no JOB_ID_KEY was set, so this one is public"
 MIN_JOB_ID_KEY = 32
+MAX_RETENTION_DAYS = 3650
 
 
 class ConfigurationError(RuntimeError):
@@ -56,6 +57,10 @@ class Settings:
     def __attrs_post_init__(self) -> None:
         if len(self.job_id_key) < MIN_JOB_ID_KEY:
             raise ConfigurationError(f"JOB_ID_KEY must be at least {MIN_JOB_ID_KEY} characters (a random secret)")
+        if self.job_id_key.startswith("{{resolve:"):
+            raise ConfigurationError("JOB_ID_KEY is a dynamic reference CloudFormation did not resolve, not a secret")
+        if self.job_retention_days > MAX_RETENTION_DAYS:
+            raise ConfigurationError(f"JOB_RETENTION_DAYS must be at most {MAX_RETENTION_DAYS}")
         if self.message_retention_seconds > SQS_MAX_RETENTION_S:
             raise ConfigurationError(
                 f"MESSAGE_RETENTION_SECONDS ({self.message_retention_seconds}) is beyond SQS's longest retention, "
@@ -104,7 +109,7 @@ class Settings:
             if level not in LOG_LEVELS:
                 raise ConfigurationError(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}")
             tuning["log_level"] = level
-        if env.get("JOB_ID_KEY"):
+        if "JOB_ID_KEY" in env:  # set but empty is a mistake, not "unset"
             tuning["job_id_key"] = env["JOB_ID_KEY"]
         return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
 

@@ -28,7 +28,7 @@ from domain.outcomes import (
 from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
 from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
 from ports.repository import JobRepository
-from ports.runtime import Clock
+from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.api")
 
@@ -37,7 +37,7 @@ FIELDS = {"type", "payload"}
 
 class JobsApi:
     def __init__(
-        self, *, enqueue_job: EnqueueJob, jobs: JobRepository, clock: Clock, max_body_bytes: int, metrics: Any
+        self, *, enqueue_job: EnqueueJob, jobs: JobRepository, clock: Clock, max_body_bytes: int, metrics: Metrics
     ) -> None:
         self._enqueue = enqueue_job
         self._jobs = jobs
@@ -91,10 +91,14 @@ class JobsApi:
     def _route(
         self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
     ) -> dict[str, Any]:
+        if request.caller is None:
+            # An authorizer let the request through without naming anyone:
+            # a misconfigured authorizer must not make its users one caller.
+            raise BadRequest(403, "no-caller", "Forbidden", "the request's authorizer named no caller")
         if request.resource == JOBS:
             if request.method != "POST":
                 raise _not_allowed("POST")
-            return self._submit(request, correlation_id, context, outcome)
+            return self._submit(request, request.caller, correlation_id, context, outcome)
         if request.resource == JOB and request.job_id is not None:
             if request.method != "GET":
                 raise _not_allowed("GET")
@@ -102,7 +106,7 @@ class JobsApi:
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
     def _submit(
-        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
+        self, request: HttpRequest, caller: str, correlation_id: str, context: Any, outcome: dict[str, str]
     ) -> dict[str, Any]:
         document = request.json_object(self._max_body_bytes)
         unexpected = sorted(set(document) - FIELDS)
@@ -116,7 +120,7 @@ class JobsApi:
                 job_type=document["type"],
                 payload=document["payload"],
                 correlation_id=correlation_id,
-                caller=request.caller,
+                caller=caller,
                 idempotency_key=request.headers.get("idempotency-key"),
             )
             submission.check_fits_in_a_message()

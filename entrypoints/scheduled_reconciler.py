@@ -14,11 +14,11 @@ import attrs
 
 from adapters.json_logging import log_context
 from domain.reconcile import ReconcileStuckJobs
-from ports.runtime import Clock
+from ports.runtime import Clock, Metrics
 
 
 class Reconciler:
-    def __init__(self, *, reconcile: ReconcileStuckJobs, clock: Clock, metrics: Any) -> None:
+    def __init__(self, *, reconcile: ReconcileStuckJobs, clock: Clock, metrics: Metrics) -> None:
         self._reconcile = reconcile
         self._clock = clock
         self._metrics = metrics

@@ -30,3 +30,6 @@ class IdSource(Protocol):
 
 class Metrics(Protocol):
     def count(self, name: str, value: int = 1) -> None: ...
+
+    def flush(self) -> None:
+        """Write what was counted (once per invocation, by its entrypoint)."""

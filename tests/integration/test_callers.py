@@ -122,12 +122,29 @@ def test_a_replay_is_per_caller_and_a_role_is_one_caller_across_sessions(service
 
 
 def test_the_local_caller_header_is_not_trusted_by_the_handler(service: Service) -> None:
-    job_id = body_of(service(submit(caller=ALICE)))["job_id"]
-    spoofed = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": f"authorizer:{ALICE}"}, caller=BOB)
-    unsigned = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": ALICE})
+    """The header names a caller only to `make run`'s server, which turns it
+    into an authorizer principal; in an event it is an ordinary header."""
+    as_alice = {"authorizer": {"principalId": "alice"}}
+    mine = submit()
+    mine["requestContext"].update(as_alice)
+    job_id = body_of(service(mine))["job_id"]
+    spoofed = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": "alice"}, caller=BOB)
+    unsigned = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": "alice"})
+    vouched = event("GET", f"/jobs/{job_id}")
+    vouched["requestContext"].update(as_alice)
 
+    assert service(vouched)["statusCode"] == 200
     assert service(spoofed)["statusCode"] == 404
     assert service(unsigned)["statusCode"] == 404
+
+
+def test_an_authorizer_that_names_no_one_is_refused_not_made_a_shared_caller(service: Service) -> None:
+    request = submit()
+    request["requestContext"]["authorizer"] = {"principalId": ""}
+
+    answer = service(request)
+
+    assert answer["statusCode"] == 403 and body_of(answer)["type"] == "/problems/no-caller"
 
 
 def test_a_settled_job_past_its_retention_is_gone_and_its_key_starts_a_new_job(service: Service) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from adapters.dynamodb_repository import DynamoDbJobRepository
@@ -87,6 +88,17 @@ class TestJobRepository:
         clock.current = EPOCH + timedelta(days=30, seconds=2)
         assert repository.get(settled.job_id) is None
 
+    def test_the_fake_and_the_table_agree_on_the_moment_of_expiry(
+        self, repository: JobRepository, clock: FakeClock
+    ) -> None:
+        error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+        settled = queued(pending()).rolled_back(error=error, attempts=1, at=EPOCH + timedelta(seconds=2.5))
+        repository.create(settled)
+        clock.current = EPOCH + timedelta(days=30, seconds=2.9)
+        assert repository.get(settled.job_id) == settled  # rounded up, never early
+        clock.current = EPOCH + timedelta(days=30, seconds=3)
+        assert repository.get(settled.job_id) is None
+
     def test_an_expired_jobs_id_is_taken_by_the_next_create(self, repository: JobRepository, clock: FakeClock) -> None:
         error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
         repository.create(queued(pending()).rolled_back(error=error, attempts=1, at=EPOCH))
@@ -122,9 +134,27 @@ class TestJobRepository:
     def test_a_save_insists_on_the_enqueue_id_too(self, repository: JobRepository) -> None:
         job = queued(pending())
         repository.create(job)
-        other = Expected(job.job_id, JobStatus.QUEUED, job.version, "enq-other")
+        other = Expected(job.job_id, JobStatus.QUEUED, job.version, "enq-other", job.created_at)
         with pytest.raises(ConditionFailed):
             repository.save(job.sent(attempts=1, at=EPOCH), other)
+
+    def test_a_save_on_a_job_that_expired_and_was_made_again_fails(
+        self, repository: JobRepository, clock: FakeClock
+    ) -> None:
+        """Its successor may have reached the same status and version: the
+        creation time tells them apart, so the old job cannot come back."""
+        error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+        old = queued(pending()).rolled_back(error=error, attempts=1, at=EPOCH)
+        repository.create(old)
+        clock.current = later = EPOCH + timedelta(days=31)
+        again = attrs.evolve(pending(), created_at=later, updated_at=later)
+        successor = queued(again, "enq-2").rolled_back(error=error, attempts=1, at=later)
+        repository.create(successor)
+        assert (successor.status, successor.version, successor.enqueue_id) == (old.status, old.version, None)
+
+        with pytest.raises(ConditionFailed) as caught:
+            repository.save(queued(old, "enq-3"), Expected.of(old))
+        assert caught.value.current == successor
 
     def test_a_pending_expectation_requires_no_enqueue_id(self, repository: JobRepository) -> None:
         job = pending()

@@ -83,6 +83,9 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("WORKER_MAX_CLAIMS", "0"),
         ("JOB_RETENTION_DAYS", "0"),
         ("JOB_ID_KEY", "short-secret"),
+        ("JOB_ID_KEY", ""),
+        ("JOB_ID_KEY", "{{resolve:secretsmanager:None:SecretString:::}}"),
+        ("JOB_RETENTION_DAYS", "3651"),
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str) -> None:

@@ -10,14 +10,15 @@ import pytest
 from adapters.runtime import UuidIds
 from entrypoints.api_gateway import LOCAL_CALLER, caller_of
 
-ROLE_SESSION = "arn:aws:sts::123456789012:assumed-role/orders-api/i-0abc"
+ROLE = "arn:aws:sts::123456789012:assumed-role/orders-api"
+ROLE_SESSION = f"{ROLE}/i-0abc"
 SECRET = "s" * 32
 
 
 @pytest.mark.parametrize(
     ("context", "caller"),
     [
-        ({"identity": {"userArn": ROLE_SESSION}}, "arn:aws:sts::123456789012:assumed-role/orders-api"),
+        ({"identity": {"userArn": ROLE_SESSION}}, ROLE),
         ({"identity": {"userArn": "arn:aws:iam::123456789012:user/ci"}}, "arn:aws:iam::123456789012:user/ci"),
         ({"identity": {"userArn": "arn:aws:iam::123456789012:root"}}, "arn:aws:iam::123456789012:root"),
         ({"identity": {"userArn": None, "sourceIp": "192.0.2.1"}}, LOCAL_CALLER),
@@ -25,10 +26,33 @@ SECRET = "s" * 32
         ({"authorizer": {"principalId": "user|42"}, "identity": {"userArn": ROLE_SESSION}}, "authorizer:user|42"),
         ({"authorizer": {"claims": {"sub": "7d8f-11", "iss": "https://cognito"}}}, "cognito:7d8f-11"),
         ({"authorizer": None, "identity": None}, LOCAL_CALLER),
+        # As API Gateway fills it for an IAM-authorized method (Powertools' sample event).
+        ({"authorizer": {"claims": None, "scopes": None}, "identity": {"userArn": ROLE_SESSION}}, ROLE),
+        (
+            {"identity": {"cognitoIdentityId": "us-east-1:6f1c", "userArn": f"{ROLE}/CognitoIdentityCredentials"}},
+            "cognito-identity:us-east-1:6f1c",
+        ),
+        ({"authorizer": {"principalId": ""}, "identity": {"userArn": ROLE_SESSION}}, None),
+        ({"authorizer": {"principalId": None}}, None),
+        ({"authorizer": {"claims": {"iss": "https://cognito"}}}, None),
     ],
-    ids=["assumed role", "iam user", "root", "unsigned", "no context", "lambda authorizer", "cognito", "nulls"],
+    ids=[
+        "assumed role",
+        "iam user",
+        "root",
+        "unsigned",
+        "no context",
+        "lambda authorizer",
+        "cognito",
+        "nulls",
+        "iam with empty authorizer",
+        "identity pool",
+        "authorizer naming no one",
+        "authorizer naming null",
+        "claims without a subject",
+    ],
 )
-def test_the_caller_is_what_api_gateway_vouches_for(context: dict[str, Any], caller: str) -> None:
+def test_the_caller_is_what_api_gateway_vouches_for(context: dict[str, Any], caller: str | None) -> None:
     assert caller_of(context) == caller
 
 

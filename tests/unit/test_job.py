@@ -78,7 +78,7 @@ def test_terminal_states_go_nowhere() -> None:
 
 
 def test_expected_names_the_state_a_write_insists_on() -> None:
-    assert Expected.of(queued()) == Expected("j", JobStatus.QUEUED, 1, "e1")
+    assert Expected.of(queued()) == Expected("j", JobStatus.QUEUED, 1, "e1", EPOCH)
 
 
 def test_only_its_owner_sees_a_job() -> None:
@@ -97,6 +97,8 @@ def test_a_job_expires_a_retention_after_it_settles_and_never_while_in_flight() 
     assert retention.expires_at(settled) == EPOCH + timedelta(days=30, hours=1)
     assert not retention.expired(settled, EPOCH + timedelta(days=30, hours=1) - timedelta(microseconds=1))
     assert retention.expired(settled, EPOCH + timedelta(days=30, hours=1))
+    late = in_flight.rolled_back(error=error, attempts=1, at=EPOCH + timedelta(microseconds=1))
+    assert retention.expires_at(late) == EPOCH + timedelta(days=30, seconds=1)  # whole seconds, rounded up
     taken = in_flight.processing(claim_id="c1", at=EPOCH, until=EPOCH)
     assert retention.expires_at(taken) is None
     assert retention.expires_at(taken.succeeded(at=EPOCH)) == EPOCH + timedelta(days=30)

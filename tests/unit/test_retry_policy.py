@@ -52,19 +52,31 @@ def test_attempts_never_exceed_the_limit_and_time_never_passes_the_deadline(
 
 @given(policies, kinds, st.integers(1, 10), st.integers())
 def test_only_retryable_kinds_are_retried(policy: RetryPolicy, kind: FailureKind, attempt: int, seed: int) -> None:
+    # An hour leaves room for any drawn delay: the deadline never decides here.
     decision = policy.after_failure(kind, attempt, EPOCH, EPOCH + timedelta(hours=1), seeded(seed))
     if not kind.retryable:
         assert decision == GiveUp("not retryable")
-    elif attempt < policy.max_attempts:
+    elif attempt >= policy.max_attempts:
+        assert decision == GiveUp("attempts exhausted")
+    else:
         assert isinstance(decision, Retry)
 
 
-@given(policies, st.integers(1, 20), st.integers())
-def test_delays_are_full_jitter_under_the_exponential_ceiling(policy: RetryPolicy, attempt: int, seed: int) -> None:
-    decision = policy.after_failure(FailureKind.THROTTLED, attempt, EPOCH, EPOCH + timedelta(days=1), seeded(seed))
-    if isinstance(decision, Retry):
+@given(policies, st.integers(1, 20), st.floats(0, 30), st.integers())
+def test_delays_are_full_jitter_under_the_exponential_ceiling_and_fit_the_deadline(
+    policy: RetryPolicy, attempt: int, budget_s: float, seed: int
+) -> None:
+    deadline = EPOCH + timedelta(seconds=budget_s)
+    decision = policy.after_failure(FailureKind.THROTTLED, attempt, EPOCH, deadline, seeded(seed))
+    # The same draw the policy made, to say which answer was due.
+    delay = seeded(seed).uniform(0.0, policy.ceiling_s(attempt))
+    if attempt >= policy.max_attempts:
+        assert decision == GiveUp("attempts exhausted")
+    elif not policy.may_start(EPOCH + timedelta(seconds=delay), deadline):
+        assert decision == GiveUp("deadline")
+    else:
         ceiling = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
-        assert 0 <= decision.delay_s <= ceiling
+        assert decision == Retry(delay) and 0 <= delay <= ceiling
 
 
 def test_the_same_seed_gives_the_same_delays() -> None:
