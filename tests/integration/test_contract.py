@@ -11,10 +11,11 @@ from typing import Any
 import attrs
 import pytest
 
+from adapters.dynamodb_items import WATCH_SHARDS, shard_of
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.sqs_publisher import SqsJobPublisher
 from domain.failures import FailureKind, LastError
-from domain.job import Expected, Job, JobStatus, Retention
+from domain.job import Expected, Job, JobStatus, Retention, Watch
 from ports.publisher import JobPublisher, OutgoingMessage
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository
 from tests.fakes import EPOCH, FakeClock, FakeJobPublisher, FakeJobRepository
@@ -162,6 +163,31 @@ class TestJobRepository:
         requeued = queued(job)
         repository.save(requeued, Expected.of(job))
         assert repository.get(job.job_id) == requeued
+
+    def test_find_due_returns_the_oldest_of_one_watch_before_the_cutoff_across_every_shard(
+        self, repository: JobRepository
+    ) -> None:
+        # Twelve jobs over the index's shards, each a second older than the next.
+        jobs = [
+            pending(f"job-{n:02d}", key=None).queued(
+                enqueue_id=f"enq-{n}", correlation_id="c", at=EPOCH + timedelta(seconds=n), lease_until=EPOCH
+            )
+            for n in range(12)
+        ]
+        assert len({shard_of(job.job_id) for job in jobs}) == WATCH_SHARDS
+        confirmed = {job.job_id for job in jobs[::3]}
+        for job in jobs:
+            repository.create(job.sent(attempts=1, at=job.updated_at) if job.job_id in confirmed else job)
+        waiting = [job for job in jobs if job.job_id not in confirmed]
+
+        due = repository.find_due(Watch.CONFIRMATION, EPOCH + timedelta(seconds=10), 4)
+
+        assert [job.job_id for job in due] == [job.job_id for job in waiting[:4]]
+        assert {job.job_id for job in repository.find_due(Watch.DELIVERY, EPOCH + timedelta(days=1), 100)} == confirmed
+        everything = repository.find_due(Watch.CONFIRMATION, EPOCH + timedelta(seconds=10), 100)
+        assert [job.job_id for job in everything] == [
+            j.job_id for j in waiting if j.updated_at < EPOCH + timedelta(seconds=10)
+        ]
 
     def test_a_save_of_a_missing_job_fails_with_nothing_current(self, repository: JobRepository) -> None:
         job = queued(pending())
