@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 
@@ -43,6 +44,7 @@ JOB = "/jobs/{job_id}"
 # requests before it matched one, a test harness): the path, with one
 # trailing slash allowed as API Gateway allows it.
 _PATH = re.compile(r"/jobs(?:/(?P<job_id>[^/]+))?/?")
+_SUFFIX = re.compile(r"/jobs(?:/[^/]+)?/?$")
 
 
 @attrs.frozen
@@ -52,6 +54,9 @@ class HttpRequest:
     # JOBS or JOB, or None when the request is for no resource of this API.
     resource: str | None
     job_id: str | None
+    # What the client's URL has before the resource: the stage on the
+    # execute-api endpoint ("/v1"), a custom domain's base path, or nothing.
+    base: str
     headers: dict[str, str]  # names lower-cased
     body: bytes | None
     request_id: str | None
@@ -67,10 +72,12 @@ class HttpRequest:
         request_id = context.get("requestId") if isinstance(context, dict) else None
         resource, job_id = route_of(event)
         return cls(
-            method=str(event.get("httpMethod") or "").upper(),
+            # Methods are case-sensitive: "get" is not GET (a 405).
+            method=str(event.get("httpMethod") or ""),
             path=str(event.get("path") or ""),
             resource=resource,
             job_id=job_id,
+            base=base_of(event),
             headers=headers,
             body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
             request_id=str(request_id) if request_id else None,
@@ -134,7 +141,8 @@ def proxy_event(
         except UnicodeDecodeError:
             body, base64_encoded = base64.b64encode(raw).decode(), True
     matched = _PATH.fullmatch(path)
-    job_id = matched["job_id"] if matched else None
+    # API Gateway hands path parameters decoded.
+    job_id = unquote(matched["job_id"]) if matched and matched["job_id"] else None
     return {
         # As API Gateway matches it; a path of no resource of this API never
         # reaches a Lambda there (API Gateway answers it), here it does.
@@ -175,6 +183,15 @@ def route_of(event: dict[str, Any]) -> tuple[str | None, str | None]:
     if match is None:
         return None, None
     return (JOB, match["job_id"]) if match["job_id"] else (JOBS, None)
+
+
+def base_of(event: dict[str, Any]) -> str:
+    """The client's path up to this API's resources, from the path as the
+    client sent it (``requestContext.path``: stage or base path included)."""
+    context = event.get("requestContext")
+    sent = context.get("path") if isinstance(context, dict) else None
+    match = _SUFFIX.search(str(sent or event.get("path") or ""))
+    return match.string[: match.start()] if match else ""
 
 
 def caller_of(context: dict[str, Any]) -> str | None:

@@ -33,6 +33,8 @@ from ports.runtime import Clock, Metrics
 log = logging.getLogger("jobs.api")
 
 FIELDS = {"type", "payload"}
+# Job ids are 36 characters; this leaves room and stays far below DynamoDB's key limit.
+MAX_JOB_ID_BYTES = 256
 
 
 class JobsApi:
@@ -130,11 +132,13 @@ class JobsApi:
         deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         settled = self._enqueue(submission, deadline)
         outcome.update(outcome=type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {}))
-        return _answer(settled, correlation_id)
+        return _answer(settled, correlation_id, request.base)
 
     def _status(self, job_id: str, caller: str, correlation_id: str) -> dict[str, Any]:
         try:
-            job = self._jobs.get(job_id)
+            # No job has an id this long, and DynamoDB refuses keys over 2 KB
+            # as a ValidationException: it is missing, not a server error.
+            job = self._jobs.get(job_id) if len(job_id.encode()) <= MAX_JOB_ID_BYTES else None
         except StoreFailed as exc:
             retryable = exc.kind.retryable
             return problem(
@@ -162,13 +166,13 @@ class JobsApi:
         return json_response(200, _job_view(job), {"X-Correlation-Id": correlation_id})
 
 
-def _answer(outcome: Outcome, correlation_id: str) -> dict[str, Any]:
+def _answer(outcome: Outcome, correlation_id: str, base: str) -> dict[str, Any]:
     job_id = outcome.job_id
     common: dict[str, Any] = {"correlation_id": correlation_id, "job_id": job_id}
     match outcome:
         case Accepted():
             body = {"job_id": job_id, "status": "QUEUED", "correlation_id": correlation_id}
-            return json_response(202, body, {"Location": f"/jobs/{job_id}", "X-Correlation-Id": correlation_id})
+            return json_response(202, body, {"Location": f"{base}/jobs/{job_id}", "X-Correlation-Id": correlation_id})
         case InFlight():
             return problem(
                 409,

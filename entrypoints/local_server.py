@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import re
 import secrets
 import signal
 import sys
@@ -27,6 +28,9 @@ from entrypoints.lambda_context import LocalContext
 REGION = "us-east-1"
 # Names the caller of a request to this server (unset: the local caller).
 LOCAL_CALLER_HEADER = "x-local-caller"
+# Digits only, ASCII only ("²".isdigit() is true), and at most 19 of them.
+CONTENT_LENGTH = re.compile("[0-9]{1,19}")
+CHUNK_SIZE = re.compile(b"[0-9A-Fa-f]{1,16}")
 # Where the OpenAPI document is served (by this server only).
 OPENAPI_PATH = "/openapi.json"
 # API Gateway's own limit on a request's body.
@@ -136,6 +140,8 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
     lambda_handler: Any = None
     # So that a client's keep-alive connection is reused, as through API Gateway.
     protocol_version = "HTTP/1.1"
+    # A client that stops sending holds a thread no longer than this.
+    timeout = 30
 
     def __getattr__(self, name: str) -> Any:
         # Every method goes to the handler, which answers 405 for those the
@@ -146,25 +152,24 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
 
     def _invoke(self) -> None:
         request_id = str(uuid.uuid4())
+        try:
+            if self.request_version == "HTTP/0.9":
+                raise BadRequest(505, "http-version", "HTTP version not supported", "use HTTP/1.0 or HTTP/1.1")
+            body = self._body()
+        except BadRequest as refused:
+            self._refuse(refused, request_id)
+            return
+        except TimeoutError:
+            self._refuse(BadRequest(408, "request-timeout", "Request timeout", "the body did not arrive"), request_id)
+            return
+        except Exception as unreadable:
+            detail = f"the body could not be read ({type(unreadable).__name__})"
+            self._refuse(BadRequest(400, "bad-body", "Bad request", detail), request_id)
+            return
         if self.command in ("GET", "HEAD") and urlsplit(self.path).path == OPENAPI_PATH:
             host, port = self.connection.getsockname()[:2]
             server = f"http://{self.headers.get('Host') or f'{host}:{port}'}"
             self._answer(json_response(200, openapi.document(server, signed=False), {"X-Correlation-Id": request_id}))
-            return
-        try:
-            body = self._body()
-        except BadRequest as refused:
-            self.close_connection = True  # what is left of the body cannot be told from a next request
-            self._answer(
-                problem(
-                    refused.status,
-                    refused.slug,
-                    refused.title,
-                    refused.detail,
-                    correlation_id=request_id,
-                    retryable=False,
-                )
-            )
             return
         headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
         caller = self.headers.get(LOCAL_CALLER_HEADER)
@@ -181,13 +186,32 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
         )
         self._answer(self.lambda_handler(event, LocalContext(self.timeout_ms, request_id)))
 
+    def _refuse(self, refused: BadRequest, request_id: str) -> None:
+        # What is left of the body cannot be told from a next request.
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # an answer with a status line
+        self._answer(
+            problem(
+                refused.status, refused.slug, refused.title, refused.detail, correlation_id=request_id, retryable=False
+            )
+        )
+
     def _body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        codings = [c.strip().lower() for c in ",".join(self.headers.get_all("Transfer-Encoding") or []).split(",")]
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if codings != [""]:
+            if lengths:
+                self.close_connection = True  # both framings given: never reuse the connection
+            if codings != ["chunked"]:
+                raise BadRequest(501, "transfer-encoding", "Not implemented", "only Transfer-Encoding: chunked is read")
             return self._chunked()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
+        if not lengths:
             return None
-        if not raw.strip().isdigit():
+        if len(lengths) > 1:
+            raise BadRequest(400, "bad-content-length", "Bad request", "Content-Length is given twice, differently")
+        raw = lengths.pop().strip()
+        if not CONTENT_LENGTH.fullmatch(raw):
             raise BadRequest(400, "bad-content-length", "Bad request", f"Content-Length {raw[:40]!r} is not a number")
         length = int(raw)
         if length > MAX_REQUEST_BYTES:
@@ -201,10 +225,9 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
         size = 0
         while True:
             line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                length = int(line, 16)
-            except ValueError:
-                raise BadRequest(400, "bad-chunk", "Bad request", "the chunked body is malformed") from None
+            if not CHUNK_SIZE.fullmatch(line):
+                raise BadRequest(400, "bad-chunk", "Bad request", "the chunked body is malformed")
+            length = int(line, 16)
             size += length
             if size > MAX_REQUEST_BYTES:
                 raise BadRequest(

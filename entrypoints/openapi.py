@@ -168,7 +168,7 @@ def document(server: str | None = None, *, signed: bool = True) -> dict[str, Any
                             "name": "job_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string", "minLength": 1},
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
                         },
                         correlation,
                     ],

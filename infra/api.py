@@ -38,6 +38,9 @@ class JobsApi(Construct):
             # API's name, and two APIs of one name would add up in one alarm.
             rest_api_name=Stack.of(self).stack_name,
             description="Job intake",
+            # Regional: no CloudFront in front, whose own errors would be
+            # HTML that no gateway response can turn into a problem.
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Every method: a caller signs with SigV4, and the job it makes is
             # its own (see entrypoints.api_gateway.caller_of).
             default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),

@@ -4,6 +4,7 @@ Context (``-c name=value``) or environment chooses where it goes:
   account         default 123456789012 (moto's default account; use yours)
   region          default us-east-1
   removal_policy  retain (default) or destroy, for the table and log groups
+  alarm_email     an address the alarm topic mails (none by default)
   tracing         false (default) or true: X-Ray active tracing on the
                   functions and the API stage (billed per trace recorded
                   and retrieved, beyond X-Ray's free tier)
@@ -39,6 +40,7 @@ def build(app: App) -> JobIntakeStack:
         env=Environment(account=str(account), region=str(region)),
         removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
         tracing=tracing == "true",
+        alarm_email=app.node.try_get_context("alarm_email") or None,
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

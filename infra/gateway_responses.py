@@ -25,13 +25,13 @@ class GatewayProblem:
     # Said instead of API Gateway's own message where that one misleads
     # (an unknown path is "Missing Authentication Token").
     detail: str | None = None
-    # Where API Gateway's own words are, already quoted as a JSON string.
-    says: str = "$context.error.messageString"
 
     @property
     def template(self) -> str:
-        """The body, in API Gateway's mapping template language."""
-        detail = json.dumps(self.detail) if self.detail else self.says
+        """The body, in API Gateway's mapping template language. Its own
+        message is taken from ``messageString``, the one variable API
+        Gateway quotes as a JSON string."""
+        detail = json.dumps(self.detail) if self.detail else "$context.error.messageString"
         return (
             f'{{"type": "/problems/{self.slug}", "title": "{self.title}", "status": {self.status}, '
             f'"detail": {detail}, "correlation_id": "$context.requestId", '
@@ -41,7 +41,7 @@ class GatewayProblem:
     @property
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": f"'{PROBLEM_JSON}'", "X-Correlation-Id": "context.requestId"}
-        if self.retryable and self.status in (429, 503, 504):
+        if self.retryable and self.status in (429, 502, 503, 504):
             headers["Retry-After"] = f"'{RETRY_AFTER_S}'"
         return headers
 
@@ -50,9 +50,15 @@ T = apigateway.ResponseType
 # Every response type API Gateway has, with its own status. The two
 # defaults apply only to types AWS adds later.
 PROBLEMS = [
-    # The request validator's findings (the body against the Job model).
+    # The validator's own findings are a bare string with quotes in it, and
+    # a gateway response cannot escape it into JSON: a fixed detail instead.
     GatewayProblem(
-        T.BAD_REQUEST_BODY, 400, "invalid-job", "Bad request", False, says="$context.error.validationErrorString"
+        T.BAD_REQUEST_BODY,
+        400,
+        "invalid-job",
+        "Bad request",
+        False,
+        "the body does not match the JobRequest schema (see the OpenAPI document)",
     ),
     GatewayProblem(T.BAD_REQUEST_PARAMETERS, 400, "bad-request", "Bad request", False),
     GatewayProblem(
@@ -74,9 +80,9 @@ PROBLEMS = [
     GatewayProblem(T.UNSUPPORTED_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type", False),
     GatewayProblem(T.THROTTLED, 429, "throttled", "Too many requests", True),
     GatewayProblem(T.QUOTA_EXCEEDED, 429, "quota-exceeded", "Too many requests", False),
-    GatewayProblem(T.API_CONFIGURATION_ERROR, 500, "gateway-misconfigured", "Internal server error", True),
-    GatewayProblem(T.AUTHORIZER_CONFIGURATION_ERROR, 500, "authorizer-misconfigured", "Internal server error", True),
-    GatewayProblem(T.AUTHORIZER_FAILURE, 500, "authorizer-failed", "Internal server error", True),
+    GatewayProblem(T.API_CONFIGURATION_ERROR, 500, "gateway-misconfigured", "Internal server error", False),
+    GatewayProblem(T.AUTHORIZER_CONFIGURATION_ERROR, 500, "authorizer-misconfigured", "Internal server error", False),
+    GatewayProblem(T.AUTHORIZER_FAILURE, 500, "authorizer-failed", "Internal server error", False),
     # The function failed or was throttled before it could answer: nothing
     # was told, and a retry with the same Idempotency-Key learns the outcome.
     GatewayProblem(

@@ -9,7 +9,11 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -48,9 +52,21 @@ class Alarms(Construct):
         api: lambda_.Function,
         worker: lambda_.Function,
         reconciler: lambda_.Function,
+        notify: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         period = Duration.minutes(5)
+        # Every alarm tells this topic; subscribe whatever pages the team
+        # (``-c alarm_email=...`` subscribes an address at deploy time).
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name="Job intake alarms",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        if notify:
+            self.topic.add_subscription(subscriptions.EmailSubscription(notify))
 
         stack = Stack.of(self)
 
@@ -136,7 +152,7 @@ class Alarms(Construct):
             api.metric_throttles(period=period, statistic="Sum"),
             "The API function was throttled: requests got 5xx from API Gateway (the account's concurrency ran out)",
         )
-        self.all = [
+        self.all: list[cloudwatch.Alarm] = [
             self.dead_letters,
             self.oldest_message,
             self.rollback_failures,
@@ -148,6 +164,9 @@ class Alarms(Construct):
             self.api_throttles,
             *self.function_alarms,
         ]
+
+        for each in self.all:
+            each.add_alarm_action(actions.SnsAction(self.topic))
 
         dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=f"{Stack.of(self).stack_name}-jobs", default_interval=Duration.hours(3)

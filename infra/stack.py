@@ -16,7 +16,14 @@ from infra.schedule import ReconcilerSchedule
 
 class JobIntakeStack(Stack):
     def __init__(
-        self, scope: Construct, id: str, *, removal_policy: RemovalPolicy, tracing: bool = False, **kwargs: object
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        removal_policy: RemovalPolicy,
+        tracing: bool = False,
+        alarm_email: str | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.tracing = tracing
@@ -50,9 +57,11 @@ class JobIntakeStack(Stack):
             api=self.functions.api,
             worker=self.functions.worker,
             reconciler=self.functions.reconciler,
+            notify=alarm_email,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         CfnOutput(self, "TableName", value=self.jobs.table.table_name)
         CfnOutput(self, "QueueUrl", value=self.queues.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.queues.dead_letters.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)

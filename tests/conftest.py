@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 from tests.property.stats import STATS
 from tests.simulation.figures import FIGURES
@@ -17,3 +21,40 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("consistency figures (stateful test over the fakes)")
         for name, count in sorted(STATS.items()):
             terminalreporter.write_line(f"{count:>9}  {name}")
+
+
+class Records(logging.Handler):
+    """What one logger wrote, whatever the logging setup of the process
+    (the service's JSON setup stops propagation to pytest's handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def of(self, *fields: str) -> list[tuple[str, str, dict[str, object]]]:
+        """(level, message, the given fields it carries) of each record."""
+        return [
+            (r.levelname, r.getMessage(), {f: getattr(r, f) for f in fields if hasattr(r, f)}) for r in self.records
+        ]
+
+
+@pytest.fixture
+def log_of() -> Iterator[Callable[[str], Records]]:
+    """``log_of("jobs.enqueue")``: the records that logger writes from now
+    on, at INFO and above."""
+    attached: list[tuple[logging.Logger, Records, int]] = []
+
+    def attach(name: str) -> Records:
+        logger, records = logging.getLogger(name), Records()
+        attached.append((logger, records, logger.level))
+        logger.setLevel(logging.INFO)
+        logger.addHandler(records)
+        return records
+
+    yield attach
+    for logger, records, level in attached:
+        logger.removeHandler(records)
+        logger.setLevel(level)

@@ -315,8 +315,11 @@ def test_every_acknowledgement_has_a_reason(stack: JobIntakeStack) -> None:
 def rendered(template: str, request_id: str = "req-1") -> Any:
     """A gateway response body as API Gateway fills it in."""
     filled = template.replace("$context.requestId", request_id)
+    # As API Gateway substitutes them: messageString quoted, the others bare.
     filled = filled.replace("$context.error.messageString", '"Forbidden"')
-    filled = filled.replace("$context.error.validationErrorString", '"[object has missing required properties]"')
+    filled = filled.replace(
+        "$context.error.validationErrorString", '[object has missing required properties (["payload"])]'
+    )
     return json.loads(filled)
 
 
@@ -338,13 +341,19 @@ def test_every_answer_of_api_gateway_itself_is_a_problem(template: Template) -> 
         assert set(body) == {"type", "title", "status", "detail", "correlation_id", "retryable"}, kind
         assert body["status"] == int(response["StatusCode"]) and body["correlation_id"] == "req-1", kind
         assert body["type"].startswith("/problems/") and isinstance(body["retryable"], bool), kind
-        if body["retryable"] and body["status"] in (429, 503, 504):
+        if body["retryable"] and body["status"] in (429, 502, 503, 504):
             assert headers["gatewayresponse.header.Retry-After"] == "'1'", kind
 
 
 @pytest.mark.parametrize(
     ("kind", "status", "retryable"),
-    [("THROTTLED", 429, True), ("INTEGRATION_TIMEOUT", 504, True), ("BAD_REQUEST_BODY", 400, False)],
+    [
+        ("THROTTLED", 429, True),
+        ("INTEGRATION_TIMEOUT", 504, True),
+        ("INTEGRATION_FAILURE", 502, True),
+        ("BAD_REQUEST_BODY", 400, False),
+        ("API_CONFIGURATION_ERROR", 500, False),
+    ],
 )
 def test_throttling_and_timeouts_say_when_to_retry(template: Template, kind: str, status: int, retryable: bool) -> None:
     [response] = [
@@ -413,3 +422,19 @@ def test_tracing_is_off_unless_asked_for(template: Template) -> None:
         "Active"
     }
     traced.has_resource_properties("AWS::ApiGateway::Stage", {"TracingEnabled": True})
+
+
+def test_the_api_is_regional_so_no_cloudfront_error_page_reaches_a_client(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}})
+
+
+def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
+    [topic] = resources(template, "AWS::SNS::Topic")
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    assert alarms and all(a["Properties"]["AlarmActions"] == [{"Ref": topic}] for a in alarms)
+    assert resources(template, "AWS::SNS::Subscription") == {}  # none unless asked for
+
+    mailed = Template.from_stack(
+        build(App(context={"aws:cdk:bundling-stacks": [], "alarm_email": "oncall@example.com"}))
+    )
+    mailed.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"})

@@ -113,3 +113,13 @@ def test_very_large_integers_and_tiny_floats_stay_allowed_and_the_message_stays_
     [message] = aws.messages()
     payload = strict_json(message["Body"])["payload"]
     assert payload == {"big": int("9" * 400), "tiny": 0.0, "neg": -12345678901234567890}
+
+
+def test_an_id_longer_than_any_job_id_is_a_404_without_reading_the_store(
+    container: Container, faults: FaultInjector
+) -> None:
+    # Real DynamoDB refuses a key over 2 KB with a ValidationException (moto does not).
+    response = container.jobs_api()(event("GET", "/jobs/" + "x" * 3000), LocalContext(30_000))
+
+    assert response["statusCode"] == 404 and body_of(response)["type"] == "/problems/job-not-found"
+    assert faults.calls == {}

@@ -116,7 +116,8 @@ def test_a_chunked_body_is_read_whole(server: tuple[subprocess.Popen[str], str])
 
 
 @pytest.mark.parametrize(
-    ("length", "status"), [("abc", 400), ("-5", 400), (str(11 * 1024 * 1024), 413), ("9" * 40, 413)]
+    ("length", "status"),
+    [("abc", 400), ("-5", 400), ("\u00b2", 400), (str(11 * 1024 * 1024), 413), ("9" * 19, 413), ("9" * 40, 400)],
 )
 def test_a_bad_content_length_gets_a_problem_not_a_dropped_connection(
     server: tuple[subprocess.Popen[str], str], length: str, status: int
@@ -124,7 +125,7 @@ def test_a_bad_content_length_gets_a_problem_not_a_dropped_connection(
     _, base = server
     head = f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
 
-    answered, headers, body = raw(base, head.encode() + b"{}")
+    answered, headers, body = raw(base, head.encode("latin-1") + b"{}")
 
     assert answered == status and headers["content-type"] == "application/problem+json"
     assert json.loads(body)["status"] == status
@@ -149,3 +150,65 @@ def test_a_malformed_request_line_gets_a_problem(server: tuple[subprocess.Popen[
 
     assert status == 400 and headers["content-type"] == "application/problem+json"
     assert json.loads(body)["status"] == 400
+
+
+JOB = b'{"type": "resize", "payload": {}}'
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Transfer-Encoding: chunked\r\n\r\n-2\r\nab\r\n0\r\n\r\n", 400),
+        (b"Transfer-Encoding: chunked\r\n\r\n-1\r\n" + JOB, 400),
+        (b"Transfer-Encoding: gzip\r\n\r\n" + JOB, 501),
+        (b"Content-Length: 33\r\nContent-Length: 4\r\n\r\n" + JOB, 400),
+    ],
+    ids=["negative chunk", "chunk to the end", "not chunked", "two lengths"],
+)
+def test_a_body_framed_wrong_is_refused_and_the_connection_closed(
+    server: tuple[subprocess.Popen[str], str], framing: bytes, status: int
+) -> None:
+    _, base = server
+    head = b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+    answered, headers, body = raw(base, head + framing)
+
+    assert answered == status and headers["connection"] == "close"
+    assert json.loads(body)["status"] == status
+
+
+def test_the_document_is_served_after_reading_a_body_so_the_connection_stays_in_step(
+    server: tuple[subprocess.Popen[str], str],
+) -> None:
+    _, base = server
+    smuggled = b"GET /jobs/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(smuggled), smuggled)
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = http.client.HTTPResponse(connection, method="GET")
+        answer.begin()
+        assert answer.status == 200 and json.loads(answer.read())["openapi"] == "3.0.3"
+        connection.settimeout(1)
+        with pytest.raises(TimeoutError):  # nothing more: the body was not taken for a request
+            connection.recv(1)
+
+
+def test_an_http_0_9_request_gets_a_problem_with_a_status_line(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+    status, headers, _ = raw(base, b"GET /jobs/abc\r\n\r\n")
+
+    assert status == 505 and headers["content-type"] == "application/problem+json"
+
+
+def test_a_percent_encoded_job_id_reaches_the_handler_decoded(server: tuple[subprocess.Popen[str], str]) -> None:
+    _, base = server
+    request = urllib.request.Request(
+        f"{base}/jobs", data=JOB, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        job_id = json.load(answer)["job_id"]
+    encoded = job_id.replace("-", "%2D")
+
+    with urllib.request.urlopen(f"{base}/jobs/{encoded}", timeout=10) as answer:
+        assert answer.status == 200 and json.load(answer)["job_id"] == job_id

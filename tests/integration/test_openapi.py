@@ -5,7 +5,9 @@ the document: status, content type, headers and body."""
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,3 +54,21 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_answer_conforms_to_the_document(case: Any) -> None:
     case.call_and_validate(checks=CHECKS)
+
+
+def test_a_job_read_back_conforms_to_the_document(api_schema: Any, base_url: str) -> None:
+    """Drawn ids are never a job's: this reads a real one, so that the 200
+    and its Job schema are checked too."""
+    request = urllib.request.Request(
+        f"{base_url}/jobs",
+        data=json.dumps({"type": "resize", "payload": {"width": 640}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        job_id = json.load(answer)["job_id"]
+
+    case = api_schema["/jobs/{job_id}"]["GET"].Case(path_parameters={"job_id": job_id})
+    response = case.call_and_validate(checks=CHECKS)
+
+    assert response.status_code == 200

@@ -3,12 +3,16 @@ outcome, and the Idempotency-Key rules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import attrs
 import pytest
 
-from domain.failures import FailureKind, abandoned
+from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable
 from domain.retry import RetryPolicy
+from tests.conftest import Records
 from tests.fakes import FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
 from tests.unit.conftest import CALLER, World
 
@@ -303,3 +307,182 @@ def test_a_reconciler_undercutting_a_live_invocation_turns_its_answer_into_a_503
     assert isinstance(outcome, Unavailable)
     assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
     assert live_messages(world) == []
+
+
+class TestEveryRollbackPath:
+    """Each way a rollback ends: the answer, the counters, and the one log
+    record an operator reads, exactly (the logs are how a 500 is debugged)."""
+
+    @pytest.fixture
+    def log(self, log_of: Callable[[str], Records]) -> Records:
+        return log_of("jobs.enqueue")
+
+    @staticmethod
+    def records(log: Records) -> list[tuple[str, str, dict[str, object]]]:
+        fields = ("job_id", "enqueue_id", "correlation_id", "code", "kind", "found", "rollback_code", "rollback_kind")
+        return [entry for entry in log.of(*fields) if entry[1].startswith(("rollback", "rolled back"))]
+
+    def test_rolled_back(self, world: World, log: Records) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+
+        outcome = world.submit()
+
+        error = world.jobs.jobs["job-0001"].last_error
+        assert error is not None and outcome == Unavailable("job-0001", error, 1)
+        assert self.records(log) == [
+            (
+                "INFO",
+                "rolled back to PENDING",
+                {
+                    "job_id": "job-0001",
+                    "enqueue_id": "enq-0001",
+                    "correlation_id": "corr-1",
+                    "code": "RequestThrottled",
+                    "kind": "throttled",
+                },
+            )
+        ]
+        assert (world.metrics.counts["Rollbacks"], world.metrics.counts["RollbackFailures"]) == (1, 0)
+
+    def test_already_pending_after_an_ambiguous_write(self, world: World, log: Records) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+        world.jobs.fail("save", Lost(store_failure(FailureKind.AMBIGUOUS, "InternalServerError")))
+
+        outcome = world.submit()
+
+        error = world.jobs.jobs["job-0001"].last_error
+        assert error is not None and outcome == Unavailable("job-0001", error, 1)
+        assert self.records(log) == [
+            (
+                "INFO",
+                "rollback found the job already PENDING",
+                {
+                    "job_id": "job-0001",
+                    "enqueue_id": "enq-0001",
+                    "correlation_id": "corr-1",
+                    "code": "RequestThrottled",
+                },
+            )
+        ]
+
+    def test_not_needed_the_worker_took_it(self, world: World, log: Records) -> None:
+        world.queue.fail(Lost(READ_TIMEOUT), *[UNAVAILABLE] * 3)
+        world.jobs.fail("save", _worker_takes(world))
+
+        assert world.submit() == Accepted("job-0001")
+        assert self.records(log) == [
+            (
+                "INFO",
+                "rollback not needed: job accepted",
+                {"job_id": "job-0001", "enqueue_id": "enq-0001", "correlation_id": "corr-1", "found": "PROCESSING"},
+            )
+        ]
+        assert world.metrics.counts["JobsAccepted"] == 1 and world.metrics.counts["RollbackFailures"] == 0
+
+    def test_refused_the_job_moved_on(self, world: World, log: Records) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+
+        def another_episode() -> None:  # the job became another request's
+            job = world.jobs.jobs["job-0001"]
+            world.jobs.jobs["job-0001"] = attrs.evolve(job, enqueue_id="enq-other", version=job.version + 5)
+
+        world.jobs.fail("save", Meanwhile(another_episode))
+
+        outcome = world.submit()
+
+        assert isinstance(outcome, Failed) and outcome == Failed("job-0001", outcome.error, settled=False)
+        assert outcome.error.kind is FailureKind.THROTTLED
+        assert self.records(log) == [
+            (
+                "ERROR",
+                "rollback refused: job moved",
+                {"job_id": "job-0001", "enqueue_id": "enq-0001", "correlation_id": "corr-1", "found": "QUEUED"},
+            )
+        ]
+        assert world.metrics.counts["RollbackFailures"] == 1
+
+    def test_failed_left_to_the_reconciler(self, world: World, log: Records) -> None:
+        world.queue.fail(*[UNAVAILABLE] * 4)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED, "ThrottlingException")] * 3)
+
+        outcome = world.submit()
+
+        assert isinstance(outcome, Failed) and outcome == Failed("job-0001", outcome.error, settled=False)
+        assert outcome.error.code == "ServiceUnavailable"
+        assert self.records(log) == [
+            (
+                "ERROR",
+                "rollback failed; left to the reconciler",
+                {
+                    "job_id": "job-0001",
+                    "enqueue_id": "enq-0001",
+                    "correlation_id": "corr-1",
+                    "code": "ServiceUnavailable",
+                    "rollback_code": "ThrottlingException",
+                    "rollback_kind": "throttled",
+                },
+            )
+        ]
+        assert world.metrics.counts["RollbackFailures"] == 1
+
+
+class TestAKeyedCreateThatDidNotGoThrough:
+    """The create surely did not land (throttled, not ambiguous), but the
+    key may name a job from an earlier request: each answer, exactly."""
+
+    THROTTLED_STORE = store_failure(FailureKind.THROTTLED, "ThrottlingException")
+
+    def fail_creates(self, world: World) -> None:
+        world.jobs.fail("create", *[self.THROTTLED_STORE] * 3)
+
+    @staticmethod
+    def error(world: World, code: str = "ThrottlingException") -> LastError:
+        return LastError(code, FailureKind.THROTTLED, "injected", world.clock.now())
+
+    def test_no_earlier_job_is_a_503_that_names_none(self, world: World) -> None:
+        self.fail_creates(world)
+
+        assert world.submit(key="k1") == Unavailable(None, self.error(world), 1)
+        assert world.jobs.calls["get"] == 1
+
+    def test_an_earlier_accepted_job_is_replayed(self, world: World) -> None:
+        world.submit(key="k1")
+        self.fail_creates(world)
+
+        assert world.submit(key="k1") == Accepted(K1, replayed=True)
+
+    def test_an_earlier_job_with_another_body_is_422(self, world: World) -> None:
+        world.submit(key="k1")
+        self.fail_creates(world)
+
+        assert world.submit(key="k1", payload={"n": 2}) == KeyReused(K1)
+
+    def test_an_earlier_job_pending_after_a_503_is_a_503_that_names_it(self, world: World) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+        world.submit(key="k1")
+        self.fail_creates(world)
+
+        assert world.submit(key="k1") == Unavailable(K1, self.error(world), 1)
+
+    def test_an_earlier_job_still_in_flight_elsewhere_is_409(self, world: World) -> None:
+        world.queue.fail(*[UNAVAILABLE] * 4)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+        world.submit(key="k1")  # QUEUED, unconfirmed, its lease running
+        self.fail_creates(world)
+
+        assert world.submit(key="k1") == InFlight(K1)
+
+    def test_an_earlier_job_abandoned_in_queued_is_an_unsettled_500(self, world: World) -> None:
+        world.queue.fail(*[UNAVAILABLE] * 4)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+        world.submit(key="k1")
+        world.clock.advance(60)  # its lease is over: neither replayable nor PENDING
+        self.fail_creates(world)
+
+        assert world.submit(key="k1") == Failed(K1, self.error(world), settled=False)
+
+    def test_a_read_that_fails_too_is_an_unsettled_500(self, world: World) -> None:
+        self.fail_creates(world)
+        world.jobs.fail("get", *[self.THROTTLED_STORE] * 3)
+
+        assert world.submit(key="k1") == Failed(K1, self.error(world), settled=False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from domain.failures import FailureKind, LastError
@@ -102,3 +103,11 @@ def test_a_job_expires_a_retention_after_it_settles_and_never_while_in_flight() 
     taken = in_flight.processing(claim_id="c1", at=EPOCH, until=EPOCH)
     assert retention.expires_at(taken) is None
     assert retention.expires_at(taken.succeeded(at=EPOCH)) == EPOCH + timedelta(days=30)
+
+
+def test_a_lease_ends_at_its_moment_and_no_lease_is_an_ended_one() -> None:
+    job = queued()  # its lease_until is EPOCH
+    assert job.lease_until == EPOCH
+    assert not job.lease_expired(EPOCH - timedelta(microseconds=1))
+    assert job.lease_expired(EPOCH)
+    assert attrs.evolve(job, lease_until=None).lease_expired(EPOCH - timedelta(days=1))

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
-from domain.failures import FailureKind
-from domain.job import Job, JobStatus
-from domain.reconcile import ReconcileReport
+from domain.failures import FailureKind, LastError, abandoned
+from domain.job import Job, JobStatus, Watch
+from domain.reconcile import SETTLED_METRIC, ReconcileReport
+from tests.conftest import Records
 from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 
 GRACE = timedelta(seconds=300)
@@ -148,3 +150,100 @@ def test_a_claim_that_expired_a_retention_period_ago_is_failed(reconciler: Recon
     failed = reconciler.jobs.jobs["a"]
     assert failed.status is JobStatus.FAILED
     assert failed.last_error is not None and failed.last_error.code == "ClaimExpired"
+
+
+class TestEachSettlementExactly:
+    """The job each watch is settled in, to the field, and what is logged."""
+
+    @pytest.fixture
+    def log(self, log_of: Callable[[str], Records]) -> Records:
+        return log_of("jobs.reconcile")
+
+    @staticmethod
+    def logged(log: Records) -> list[tuple[str, str, dict[str, object]]]:
+        fields = ("job_id", "enqueue_id", "correlation_id", "watch", "status", "code", "kind")
+        return [entry for entry in log.of(*fields) if entry[1].startswith("stuck job")]
+
+    def test_unconfirmed_rolled_back(self, reconciler: Reconciler, log: Records) -> None:
+        job = reconciler.stuck("a")
+        reconciler.clock.advance(301)
+        now = reconciler.clock.now()
+
+        reconciler()
+
+        assert reconciler.jobs.jobs["a"] == job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
+        assert self.logged(log) == [
+            (
+                "INFO",
+                "stuck job settled",
+                {
+                    "job_id": "a",
+                    "enqueue_id": "e-a",
+                    "correlation_id": "c",
+                    "watch": "confirmation",
+                    "status": "PENDING",
+                },
+            )
+        ]
+        assert reconciler.metrics.counts[SETTLED_METRIC[Watch.CONFIRMATION]] == 1
+
+    def test_undelivered_failed(self, reconciler: Reconciler, log: Records) -> None:
+        job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
+        reconciler.jobs.jobs["a"] = job
+        reconciler.clock.advance(timedelta(days=4, seconds=1).total_seconds())
+        now = reconciler.clock.now()
+
+        reconciler()
+
+        error = LastError(
+            "MessageExpired",
+            FailureKind.UNDELIVERED,
+            "no worker took the job while its message could still be delivered",
+            now,
+        )
+        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now)
+        assert [entry[2]["watch"] for entry in self.logged(log)] == ["delivery"]
+        assert reconciler.metrics.counts[SETTLED_METRIC[Watch.DELIVERY]] == 1
+
+    def test_unfinished_failed(self, reconciler: Reconciler, log: Records) -> None:
+        now = reconciler.clock.now()
+        job = reconciler.stuck("a").processing(claim_id="claim-1", at=now, until=now)
+        reconciler.jobs.jobs["a"] = job
+        reconciler.clock.advance(timedelta(days=4, seconds=1).total_seconds())
+        now = reconciler.clock.now()
+
+        reconciler()
+
+        error = LastError(
+            "ClaimExpired",
+            FailureKind.PROCESSING,
+            "the worker holding claim 1 stopped and no delivery took the job over",
+            now,
+        )
+        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now)
+        assert self.logged(log)[0][1:] == (
+            "stuck job settled",
+            {"job_id": "a", "enqueue_id": "e-a", "correlation_id": "c", "watch": "completion", "status": "FAILED"},
+        )
+
+    def test_moved_on_and_not_settled_are_logged_as_such(self, reconciler: Reconciler, log: Records) -> None:
+        job = reconciler.stuck("a")
+        reconciler.stuck("b")
+        reconciler.clock.advance(301)
+        confirmed = job.sent(attempts=1, at=reconciler.clock.now())
+        reconciler.jobs.fail(
+            "save",
+            Meanwhile(lambda: reconciler.jobs.jobs.__setitem__("a", confirmed)),
+            *[store_failure(FailureKind.THROTTLED, "ThrottlingException")] * 3,
+        )
+
+        assert reconciler() == ReconcileReport(found=2, moved_on=1, failed=1)
+        common = {"enqueue_id": "e-b", "correlation_id": "c", "watch": "confirmation"}
+        assert self.logged(log) == [
+            ("INFO", "stuck job moved on before the reconciler", {**common, "job_id": "a", "enqueue_id": "e-a"}),
+            (
+                "WARNING",
+                "stuck job not settled",
+                {**common, "job_id": "b", "code": "ThrottlingException", "kind": "throttled"},
+            ),
+        ]

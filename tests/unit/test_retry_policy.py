@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,3 +98,30 @@ def test_a_retry_that_cannot_finish_before_the_deadline_is_not_started() -> None
     policy = RetryPolicy(max_attempts=5, base_delay_s=0, max_delay_s=0, attempt_timeout_s=2)
     decision = policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, EPOCH + timedelta(seconds=1.9), seeded(1))
     assert decision == GiveUp("deadline")
+
+
+def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
+    policy = RetryPolicy(max_attempts=9, base_delay_s=0.1, max_delay_s=1.0, attempt_timeout_s=1)
+
+    ceilings = [policy.ceiling_s(attempt) for attempt in range(1, 7)]
+
+    assert ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    assert policy.ceiling_s(10_000) == 1.0  # no overflow however many attempts
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_attempts": 0},
+        {"base_delay_s": -0.1},
+        {"base_delay_s": 2.0, "max_delay_s": 1.0},
+        {"attempt_timeout_s": 0},
+    ],
+)
+def test_a_policy_that_cannot_work_is_refused(settings: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        attrs.evolve(RetryPolicy(1, 0.0, 1.0, 1.0), **settings)
+
+
+def test_the_least_policy_that_works_is_allowed() -> None:
+    assert RetryPolicy(max_attempts=1, base_delay_s=0.0, max_delay_s=0.0, attempt_timeout_s=0.001).max_attempts == 1

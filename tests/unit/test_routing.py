@@ -82,6 +82,12 @@ SUBMISSIONS = {
         "POST", "/intake/jobs", "/jobs", body=BODY, domain="api.example.com", context_path="/intake/jobs"
     ),
 }
+# Where each 202's Location leads, relative to the host the client called.
+LOCATIONS = {
+    "execute-api endpoint": "/v1/jobs/",
+    "trailing slash": "/v1/jobs/",
+    "custom domain base path": "/intake/jobs/",
+}
 
 
 @pytest.mark.parametrize("shape", SUBMISSIONS, ids=list(SUBMISSIONS))
@@ -103,6 +109,7 @@ def test_a_submission_reaches_the_collection_in_every_shape(api: JobsApi, shape:
     ]
 
     assert answer["statusCode"] == 202
+    assert answer["headers"]["Location"] == LOCATIONS[shape] + job_id
     assert [call(api, read)["statusCode"] for read in reads] == [200, 200, 200]
 
 
