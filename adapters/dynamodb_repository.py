@@ -38,7 +38,7 @@ STORE_ERRORS = {
     "ItemCollectionSizeLimitExceededException": FailureKind.PERMANENT,
 }
 
-# Timeline of a save that wins against a worker:
+# Timeline of a save that loses to a worker:
 #   producer reads nothing, writes "status=QUEUED, version=v, enqueue_id=e";
 #   a worker that took the job first wrote version v+1 -> the save fails and
 #   ReturnValuesOnConditionCheckFailure hands back the PROCESSING item.

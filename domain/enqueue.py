@@ -26,6 +26,7 @@ from domain.outcomes import (
     KeyReused,
     Outcome,
     Unavailable,
+    Unsettled,
 )
 from domain.retry import RandomSource, Retry, RetryPolicy
 from domain.store_retries import StoreRetries
@@ -131,7 +132,7 @@ class EnqueueJob:
         try:
             existing = self._store.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
-            return Failed(job_id, exc.as_last_error(self._clock.now()), settled=False)
+            return Unsettled(job_id, exc.as_last_error(self._clock.now()))
         replay = None if existing is None else _replay(existing, submission, self._clock.now())
         return replay or self._write_failed(job_id, existing, exc)
 
@@ -141,7 +142,7 @@ class EnqueueJob:
         a write that may have landed after all, is a 500 left unsettled."""
         error = exc.as_last_error(self._clock.now())
         if exc.kind is FailureKind.AMBIGUOUS or (stored is not None and stored.status is not JobStatus.PENDING):
-            return Failed(job_id, error, settled=False)
+            return Unsettled(job_id, error)
         # Nothing stored means no job to name: a GET for its id would be 404.
         return self._failure_outcome(job_id if stored is not None else None, error)
 
@@ -231,7 +232,7 @@ class EnqueueJob:
                 log.error("send not confirmed: job moved", extra=_fields(job, found=_status(current)))
                 if current is not None and current.status is JobStatus.PENDING and current.last_error:
                     return self._failure_outcome(job.job_id, current.last_error)
-                return Failed(job.job_id, _superseded(self._clock.now()), settled=False)
+                return Unsettled(job.job_id, _superseded(self._clock.now()))
         except StoreFailed as exc:
             # Without the confirmation the reconciler would one day undo a
             # 202; undo the episode now instead, while we still can.
@@ -257,7 +258,7 @@ class EnqueueJob:
             if current is None or current.status is not JobStatus.PENDING:
                 log.error("rollback refused: job moved", extra=_fields(job, found=_status(current)))
                 self._metrics.count("RollbackFailures")
-                return Failed(job.job_id, error, settled=False)
+                return Unsettled(job.job_id, error)
             log.info("rollback found the job already PENDING", extra=_fields(job, code=error.code))
         except StoreFailed as exc:
             log.error(
@@ -265,7 +266,7 @@ class EnqueueJob:
                 extra=_fields(job, code=error.code, rollback_code=exc.code, rollback_kind=exc.kind.value),
             )
             self._metrics.count("RollbackFailures")
-            return Failed(job.job_id, error, settled=False)
+            return Unsettled(job.job_id, error)
         else:
             log.info("rolled back to PENDING", extra=_fields(job, code=error.code, kind=error.kind.value))
         return self._failure_outcome(job.job_id, error)
@@ -273,7 +274,7 @@ class EnqueueJob:
     def _failure_outcome(self, job_id: str | None, error: LastError) -> Outcome:
         if error.kind is FailureKind.PERMANENT:
             self._metrics.count("PermanentFailures")
-            return Failed(job_id, error, settled=True)
+            return Failed(job_id, error)
         if error.kind is FailureKind.CLIENT_CONTENT:
             return ContentRejected(job_id, error, too_large=error.code == "MessageTooLong")
         return Unavailable(job_id, error, self._settings.retry_after_s)
@@ -290,7 +291,7 @@ def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | N
     last = existing.last_error
     if existing.status is JobStatus.PENDING and last is not None:
         if last.kind is FailureKind.PERMANENT:
-            return Failed(existing.job_id, last, settled=True)
+            return Failed(existing.job_id, last)
         if last.kind is FailureKind.CLIENT_CONTENT:
             return ContentRejected(existing.job_id, last, too_large=last.code == "MessageTooLong")
     return None

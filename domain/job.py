@@ -54,8 +54,8 @@ class Watch(enum.StrEnum):
 
 
 class IllegalTransition(Exception):
-    def __init__(self, job: Job, target: JobStatus) -> None:
-        super().__init__(f"job {job.job_id}: {job.status.value} -> {target.value} is not allowed")
+    def __init__(self, job: Job, target: JobStatus, why: str | None = None) -> None:
+        super().__init__(f"job {job.job_id}: {why or f'{job.status.value} -> {target.value} is not allowed'}")
         self.job = job
         self.target = target
 
@@ -179,7 +179,8 @@ class Job:
     def sent(self, *, attempts: int, at: datetime) -> Job:
         """The send is confirmed: the job stays QUEUED, now accepted."""
         if not self.awaiting_confirmation:
-            raise IllegalTransition(self, JobStatus.QUEUED)
+            state = "a confirmed QUEUED one" if self.status is JobStatus.QUEUED else self.status.value
+            raise IllegalTransition(self, JobStatus.QUEUED, f"only an unconfirmed QUEUED job is confirmed, not {state}")
         return attrs.evolve(
             self,
             version=self.version + 1,

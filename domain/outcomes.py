@@ -41,16 +41,22 @@ class Unavailable:
 
 @attrs.frozen
 class Failed:
-    """Permanent failure, or a state this request could not settle (500).
-
-    ``settled`` says whether the job is known to be PENDING with
-    ``last_error`` (or was never recorded: then ``job_id`` is None); if not,
-    the reconciler or the next request with the same key settles it.
-    """
+    """Permanent failure (500): the job is PENDING with ``last_error``, or
+    was never recorded (then ``job_id`` is None); retrying will not help
+    until the cause is fixed."""
 
     job_id: str | None
     error: LastError
-    settled: bool
+
+
+@attrs.frozen
+class Unsettled:
+    """A state this request could not settle (500): the reconciler, or the
+    next request with the same key, settles it; repeating the request
+    learns the outcome."""
+
+    job_id: str | None
+    error: LastError
 
 
 @attrs.frozen
@@ -62,4 +68,4 @@ class ContentRejected:
     too_large: bool
 
 
-Outcome = Accepted | InFlight | KeyReused | Unavailable | Failed | ContentRejected
+Outcome = Accepted | InFlight | KeyReused | Unavailable | Failed | Unsettled | ContentRejected

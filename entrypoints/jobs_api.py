@@ -24,6 +24,7 @@ from domain.outcomes import (
     KeyReused,
     Outcome,
     Unavailable,
+    Unsettled,
 )
 from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
 from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
@@ -202,7 +203,7 @@ def _answer(outcome: Outcome, correlation_id: str, base: str) -> dict[str, Any]:
                 headers={"Retry-After": str(retry_after)},
                 **common,
             )
-        case Failed(error=error, settled=True):
+        case Failed(error=error):
             return problem(
                 500,
                 "enqueue-failed",
@@ -211,7 +212,7 @@ def _answer(outcome: Outcome, correlation_id: str, base: str) -> dict[str, Any]:
                 retryable=False,
                 **common,
             )
-        case Failed(error=error):
+        case Unsettled(error=error):
             return problem(
                 500,
                 "state-unsettled",

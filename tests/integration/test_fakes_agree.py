@@ -31,7 +31,7 @@ from chaos.faults import (
 )
 from domain.failures import FailureKind
 from domain.job import Job
-from domain.outcomes import Failed, Outcome
+from domain.outcomes import Outcome
 from domain.retry import RetryPolicy
 from domain.submission import Submission
 from domain.work import IncomingMessage
@@ -94,8 +94,7 @@ class Snapshot:
 def answer(outcome: Outcome | None) -> str:
     if outcome is None:
         return "crashed"
-    settled = f" settled={outcome.settled}" if isinstance(outcome, Failed) else ""
-    return type(outcome).__name__ + settled
+    return type(outcome).__name__
 
 
 def shape(job: Job, messages: int) -> tuple[Any, ...]:

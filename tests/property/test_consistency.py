@@ -34,7 +34,7 @@ from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, check
 from domain.failures import FailureKind, OutsideFailure
 from domain.job import Job, JobStatus
-from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable
+from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable, Unsettled
 from domain.retry import RetryPolicy
 from domain.submission import Submission
 from domain.work import IncomingMessage
@@ -162,7 +162,7 @@ class Consistency(RuleBasedStateMachine):
             assert len(self.jobs.jobs) == len(before[0])
             return
         status = 202 if isinstance(outcome, Accepted) else 503 if isinstance(outcome, Unavailable) else 500
-        self.answers.append(Answer(outcome.job_id, status, not isinstance(outcome, Failed) or outcome.settled))
+        self.answers.append(Answer(outcome.job_id, status, not isinstance(outcome, Unsettled)))
         self.told[outcome.job_id] = outcome
         self._check_answer(outcome.job_id)
 
@@ -309,7 +309,7 @@ class Consistency(RuleBasedStateMachine):
         elif isinstance(told, Unavailable):
             # I2: PENDING (or never stored), no live message.
             assert job is None or job.status is JobStatus.PENDING, job
-        elif isinstance(told, Failed) and told.settled:
+        elif isinstance(told, Failed):
             # I3, settled: PENDING with last_error, no live message.
             assert job is not None and job.status is JobStatus.PENDING and job.last_error is not None, job
 

@@ -28,7 +28,7 @@ from chaos.invariants import Answer, Message, Run, binding, check
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, SendFailed, StoreFailed
 from domain.job import Expected, Job, JobStatus, Watch
-from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable
+from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable, Unsettled
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
@@ -473,8 +473,10 @@ def _status(outcome: Outcome) -> tuple[int, bool]:
             return 422, True
         case Unavailable():
             return 503, True
-        case Failed(settled=settled):
-            return 500, settled
+        case Failed():
+            return 500, True
+        case Unsettled():
+            return 500, False
         case ContentRejected(too_large=too_large):
             return (413 if too_large else 400), True
     raise AssertionError(f"unmapped outcome {outcome!r}")

@@ -10,7 +10,7 @@ import pytest
 
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
-from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable
+from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
 from domain.retry import RetryPolicy
 from tests.conftest import Records
 from tests.fakes import FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
@@ -76,7 +76,7 @@ def test_a_permanent_failure_is_sent_once_and_gives_a_settled_500(world: World) 
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed) and outcome.settled
+    assert isinstance(outcome, Failed)
     assert world.queue.calls == 1
     job = world.jobs.jobs["job-0001"]
     assert job.status is JobStatus.PENDING
@@ -150,7 +150,7 @@ def test_a_rollback_retried_after_an_ambiguous_write_recognises_its_own_write(wo
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed) and outcome.settled
+    assert isinstance(outcome, Failed)
     assert world.jobs.calls["save"] == 2
     assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
 
@@ -161,7 +161,7 @@ def test_a_rollback_that_cannot_be_written_answers_an_unsettled_500(world: World
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed) and not outcome.settled
+    assert isinstance(outcome, Unsettled)
     assert world.jobs.jobs["job-0001"].awaiting_confirmation  # left for the reconciler
     assert world.metrics.counts["RollbackFailures"] == 1
 
@@ -221,7 +221,7 @@ class TestIdempotencyKey:
 
         outcome = world.submit(key="k1")
 
-        assert isinstance(outcome, Failed) and outcome.settled
+        assert isinstance(outcome, Failed)
         assert world.queue.calls == 1
 
     def test_a_request_while_the_first_is_in_flight_is_409(self, world: World) -> None:
@@ -261,7 +261,7 @@ def test_a_create_that_landed_unseen_before_the_retries_failed_is_unsettled_not_
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed) and not outcome.settled
+    assert isinstance(outcome, Unsettled)
     assert world.jobs.jobs["job-0001"].awaiting_confirmation  # stored, no message: the reconciler's
     assert world.queue.calls == 0
 
@@ -276,7 +276,7 @@ def test_a_create_whose_attempts_all_failed_after_an_ambiguous_one_is_unsettled(
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed) and not outcome.settled
+    assert isinstance(outcome, Unsettled)
     assert world.queue.calls == 0
 
 
@@ -390,7 +390,7 @@ class TestEveryRollbackPath:
 
         outcome = world.submit()
 
-        assert isinstance(outcome, Failed) and outcome == Failed("job-0001", outcome.error, settled=False)
+        assert isinstance(outcome, Unsettled) and outcome == Unsettled("job-0001", outcome.error)
         assert outcome.error.kind is FailureKind.THROTTLED
         assert self.records(log) == [
             (
@@ -407,7 +407,7 @@ class TestEveryRollbackPath:
 
         outcome = world.submit()
 
-        assert isinstance(outcome, Failed) and outcome == Failed("job-0001", outcome.error, settled=False)
+        assert isinstance(outcome, Unsettled) and outcome == Unsettled("job-0001", outcome.error)
         assert outcome.error.code == "ServiceUnavailable"
         assert self.records(log) == [
             (
@@ -479,10 +479,10 @@ class TestAKeyedCreateThatDidNotGoThrough:
         world.clock.advance(60)  # its lease is over: neither replayable nor PENDING
         self.fail_creates(world)
 
-        assert world.submit(key="k1") == Failed(K1, self.error(world), settled=False)
+        assert world.submit(key="k1") == Unsettled(K1, self.error(world))
 
     def test_a_read_that_fails_too_is_an_unsettled_500(self, world: World) -> None:
         self.fail_creates(world)
         world.jobs.fail("get", *[self.THROTTLED_STORE] * 3)
 
-        assert world.submit(key="k1") == Failed(K1, self.error(world), settled=False)
+        assert world.submit(key="k1") == Unsettled(K1, self.error(world))

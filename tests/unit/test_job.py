@@ -68,8 +68,14 @@ def test_illegal_transitions_from_pending_are_refused(move) -> None:  # type: ig
 
 
 def test_a_confirmed_job_cannot_be_confirmed_twice() -> None:
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransition, match="only an unconfirmed QUEUED job is confirmed, not a confirmed QUEUED"):
         queued().sent(attempts=1, at=EPOCH).sent(attempts=1, at=EPOCH)
+
+
+def test_confirming_a_pending_job_says_why_it_is_refused() -> None:
+    # PENDING -> QUEUED is allowed; confirming is what is not.
+    with pytest.raises(IllegalTransition, match="only an unconfirmed QUEUED job is confirmed, not PENDING"):
+        new_job().sent(attempts=1, at=EPOCH)
 
 
 def test_terminal_states_go_nowhere() -> None:
