@@ -8,7 +8,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
-from domain.failures import FailureKind, SendFailed
+from domain.failures import MESSAGE_TOO_LONG, FailureKind, SendFailed
 from ports.publisher import OutgoingMessage, Receipt
 
 # SendMessage error codes, both the legacy query codes and the short names.
@@ -42,6 +42,11 @@ SEND_ERRORS = {
 SEND_ERROR_FAMILIES = {"Kms": FailureKind.PERMANENT, "KMS.": FailureKind.PERMANENT}
 
 FIFO_SUFFIX = ".fifo"
+# The codes SQS refuses an over-long message with (it has none of its own),
+# and the least maximum a queue can be set to: a message this size or
+# smaller was not refused for its size.
+SIZE_REFUSALS = {"InvalidParameterValue", "InvalidParameterValueException"}
+SQS_LEAST_MAXIMUM_BYTES = 1024
 
 
 def sqs_config(*, connect_timeout_s: float, read_timeout_s: float) -> Config:
@@ -78,8 +83,8 @@ class SqsJobPublisher:
         except (ClientError, BotoCoreError) as exc:
             failure = classify(exc, SEND_ERRORS, SEND_ERROR_FAMILIES)
             code = failure.code
-            if failure.kind is FailureKind.CLIENT_CONTENT and "shorter than" in failure.message:
-                code = "MessageTooLong"
+            if failure.kind is FailureKind.CLIENT_CONTENT and _too_large(message, failure.code):
+                code = MESSAGE_TOO_LONG
             raise SendFailed(
                 failure.kind,
                 code,
@@ -91,3 +96,12 @@ class SqsJobPublisher:
             message_id=answer["MessageId"],
             request_id=answer.get("ResponseMetadata", {}).get("RequestId"),
         )
+
+
+def _too_large(message: OutgoingMessage, code: str) -> bool:
+    """Whether SQS refused this message for its size: from the code and the
+    size that was sent, not from the wording of SQS's message. The service's
+    own bodies hold only characters SQS accepts, so an invalid parameter on
+    a message longer than any queue must take is its length."""
+    size = len(message.body.encode()) + len("correlation_id") + len("String") + len(message.correlation_id)
+    return code in SIZE_REFUSALS and size > SQS_LEAST_MAXIMUM_BYTES

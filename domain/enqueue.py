@@ -40,6 +40,7 @@ log = logging.getLogger("jobs.enqueue")
 # Lambdas' clocks agree to well within this; a lease is honoured this long
 # past its owner's deadline before another request may take the job over.
 LEASE_SKEW = timedelta(seconds=5)
+FINAL_FAILURES = frozenset({FailureKind.PERMANENT, FailureKind.CLIENT_CONTENT})
 # Kept free at the very end of an invocation to write the answer.
 ANSWER_RESERVE = timedelta(milliseconds=100)
 
@@ -274,10 +275,17 @@ class EnqueueJob:
     def _failure_outcome(self, job_id: str | None, error: LastError) -> Outcome:
         if error.kind is FailureKind.PERMANENT:
             self._metrics.count("PermanentFailures")
-            return Failed(job_id, error)
-        if error.kind is FailureKind.CLIENT_CONTENT:
-            return ContentRejected(job_id, error, too_large=error.code == "MessageTooLong")
-        return Unavailable(job_id, error, self._settings.retry_after_s)
+        return answer_for(job_id, error, self._settings.retry_after_s)
+
+
+def answer_for(job_id: str | None, error: LastError, retry_after_s: int) -> Outcome:
+    """The answer a failure the job is settled on gives, the first time and
+    on every replay: the one mapping from a failure to an answer."""
+    if error.kind is FailureKind.PERMANENT:
+        return Failed(job_id, error)
+    if error.kind is FailureKind.CLIENT_CONTENT:
+        return ContentRejected(job_id, error, too_large=error.too_large)
+    return Unavailable(job_id, error, retry_after_s)
 
 
 def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | None:
@@ -289,11 +297,9 @@ def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | N
     if existing.awaiting_confirmation and not existing.lease_expired(now):
         return InFlight(existing.job_id)
     last = existing.last_error
-    if existing.status is JobStatus.PENDING and last is not None:
-        if last.kind is FailureKind.PERMANENT:
-            return Failed(existing.job_id, last)
-        if last.kind is FailureKind.CLIENT_CONTENT:
-            return ContentRejected(existing.job_id, last, too_large=last.code == "MessageTooLong")
+    # Failures no retry can mend are answered again; the rest re-drive.
+    if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
+        return answer_for(existing.job_id, last, retry_after_s=0)
     return None
 
 

@@ -36,12 +36,21 @@ class FailureKind(enum.StrEnum):
         return self in (FailureKind.NOT_SENT, FailureKind.THROTTLED, FailureKind.AMBIGUOUS)
 
 
+# The code a send refused for its size is recorded under, so that a replay
+# answers 413 as the first request did.
+MESSAGE_TOO_LONG = "MessageTooLong"
+
+
 @attrs.frozen
 class LastError:
     code: str
     kind: FailureKind
     message: str
     at: datetime
+
+    @property
+    def too_large(self) -> bool:
+        return self.kind is FailureKind.CLIENT_CONTENT and self.code == MESSAGE_TOO_LONG
 
 
 def abandoned(at: datetime, settled_by: str) -> LastError:

@@ -3,6 +3,7 @@ before-send so botocore parses each answer as it would a real one."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from chaos.faults import (
@@ -95,14 +96,20 @@ def test_each_send_failure_is_classified_and_attempted_once(
         assert caught.value.request_id == "injected-request-id"
 
 
-def test_a_message_longer_than_the_queue_allows_is_named_as_such(container: Container, faults: FaultInjector) -> None:
-    faults.add(
-        "SendMessage",
-        AwsError(400, "InvalidParameterValue", "InvalidParameterValue", "Message must be shorter than 262144 bytes."),
-    )
+@pytest.mark.parametrize(
+    ("body_bytes", "code"), [(300_000, "MessageTooLong"), (2_000, "MessageTooLong"), (10, "InvalidParameterValue")]
+)
+def test_a_message_refused_for_its_size_is_named_from_the_code_and_the_size_sent_not_the_wording(
+    container: Container, faults: FaultInjector, body_bytes: int, code: str
+) -> None:
+    # The wording says nothing about size: only the code and what was sent do.
+    faults.add("SendMessage", AwsError(400, "InvalidParameterValue", "InvalidParameterValue", "Reason: unspecified."))
+    message = attrs.evolve(MESSAGE, body="x" * body_bytes)
+
     with pytest.raises(SendFailed) as caught:
-        container.publisher().publish(MESSAGE)
-    assert (caught.value.kind, caught.value.code) == (CONTENT, "MessageTooLong")
+        container.publisher().publish(message)
+
+    assert (caught.value.kind, caught.value.code) == (CONTENT, code)
 
 
 STORE_CASES: list[tuple[str, Fault, FailureKind]] = [

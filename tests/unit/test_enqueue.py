@@ -224,6 +224,15 @@ class TestIdempotencyKey:
         assert isinstance(outcome, Failed)
         assert world.queue.calls == 1
 
+    def test_a_retry_after_a_413_from_sqs_is_the_same_413_and_sends_nothing(self, world: World) -> None:
+        world.queue.fail(send_failure(FailureKind.CLIENT_CONTENT, "MessageTooLong", 400))
+        first = world.submit(key="k1")
+
+        again = world.submit(key="k1")
+
+        assert isinstance(first, ContentRejected) and first.too_large
+        assert again == first and world.queue.calls == 1
+
     def test_a_request_while_the_first_is_in_flight_is_409(self, world: World) -> None:
         world.queue.fail(*[UNAVAILABLE] * 4)
         world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
