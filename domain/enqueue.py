@@ -28,7 +28,7 @@ from domain.outcomes import (
     Unavailable,
     Unsettled,
 )
-from domain.retry import RandomSource, Retry, RetryPolicy
+from domain.retry import Attempted, GaveUp, GiveUp, RandomSource, Retrier, Retry, RetryPolicy
 from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from ports.publisher import JobPublisher, OutgoingMessage
@@ -83,11 +83,10 @@ class EnqueueJob:
         self._publisher = publisher
         self._store = store
         self._clock = clock
-        self._sleeper = sleeper
         self._ids = ids
         self._metrics = metrics
-        self._rng = rng
         self._settings = settings
+        self._sends = Retrier(settings.send_policy, clock, sleeper, rng)
 
     def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
         budget = Budget.ending(deadline, self._settings.deadline_margin)
@@ -184,44 +183,40 @@ class EnqueueJob:
             body=submission.message_body(job_id=job.job_id, enqueue_id=job.enqueue_id, submitted_at=job.created_at),
             correlation_id=submission.correlation_id,
         )
-        policy = self._settings.send_policy
-        attempt = 0
-        failure: OutsideFailure = SendFailed(
-            FailureKind.DEADLINE, "DeadlineReached", "no send attempt fits before the deadline"
-        )
-        while policy.may_start(self._clock.now(), budget.send_by):
-            attempt += 1
-            try:
-                receipt = self._publisher.publish(message)
-            except SendFailed as exc:
-                decision = policy.after_failure(exc.kind, attempt, self._clock.now(), budget.send_by, self._rng)
-                log.warning(
-                    "send attempt failed",
-                    extra=_fields(
-                        job,
-                        attempt=attempt,
-                        code=exc.code,
-                        kind=exc.kind.value,
-                        http_status=exc.http_status,
-                        sqs_request_id=exc.request_id,
-                        decision=type(decision).__name__,
-                        delay_ms=round(decision.delay_s * 1000) if isinstance(decision, Retry) else None,
-                    ),
-                )
-                failure = exc
-                if not isinstance(decision, Retry):
-                    break
+
+        def heard(attempted: Attempted) -> None:
+            failure, decision = attempted.failure, attempted.decision
+            log.warning(
+                "send attempt failed",
+                extra=_fields(
+                    job,
+                    attempt=attempted.attempt,
+                    code=failure.code,
+                    kind=failure.kind.value,
+                    http_status=failure.http_status,
+                    sqs_request_id=failure.request_id,
+                    decision=type(decision).__name__,
+                    delay_ms=round(decision.delay_s * 1000) if isinstance(decision, Retry) else None,
+                    reason=decision.reason if isinstance(decision, GiveUp) else None,
+                ),
+            )
+            if isinstance(decision, Retry):
                 self._metrics.count("SendRetries")
-                self._sleeper.sleep(decision.delay_s)
-            else:
-                log.info(
-                    "send attempt succeeded",
-                    extra=_fields(
-                        job, attempt=attempt, message_id=receipt.message_id, sqs_request_id=receipt.request_id
-                    ),
-                )
-                return self._confirm(job, attempt, budget)
-        return self._roll_back(job, failure, attempt, budget)
+
+        try:
+            receipt, attempts = self._sends.run(
+                lambda: self._publisher.publish(message), budget.send_by, SendFailed, heard
+            )
+        except GaveUp as gave_up:
+            failure = gave_up.last or SendFailed(
+                FailureKind.DEADLINE, "DeadlineReached", "no send attempt fits before the deadline"
+            )
+            return self._roll_back(job, failure, gave_up.attempts, budget)
+        log.info(
+            "send attempt succeeded",
+            extra=_fields(job, attempt=attempts, message_id=receipt.message_id, sqs_request_id=receipt.request_id),
+        )
+        return self._confirm(job, attempts, budget)
 
     def _confirm(self, job: Job, attempts: int, budget: Budget) -> Outcome:
         sent = job.sent(attempts=attempts, at=self._clock.now())

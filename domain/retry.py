@@ -4,19 +4,21 @@ Pure: the caller passes the time and a random source, so the policy can be
 tested without I/O, with a fake clock and a seeded ``random.Random``.
 
 The ``backoff`` package is not used: its decorators sleep with
-``time.sleep`` and draw from the global random source, and neither the
-Lambda deadline nor a seeded test can reach into them.
+``time.sleep`` and read the wall clock, and neither the Lambda deadline
+nor a simulated clock can reach into them.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import attrs
 
-from domain.failures import FailureKind
+from domain.failures import FailureKind, OutsideFailure
+from ports.runtime import Clock, Sleeper
 
 
 class RandomSource(Protocol):
@@ -77,6 +79,75 @@ class RetryPolicy:
         if not self.may_start(now + timedelta(seconds=delay), deadline):
             return GiveUp("deadline")
         return Retry(delay)
+
+
+@attrs.frozen
+class Attempted:
+    """One failed attempt, as a retrier's hook hears it: the attempt's
+    number, its failure, and what the policy decided (a ``Retry`` with its
+    delay, or a ``GiveUp`` with its reason)."""
+
+    attempt: int
+    failure: OutsideFailure
+    decision: Decision
+
+
+class GaveUp(Exception):
+    """No attempt succeeded. ``last`` is the last failure; ``started`` is
+    False when the deadline left no room for another attempt, and then
+    ``last`` is None if none had been made at all."""
+
+    def __init__(self, last: OutsideFailure | None, attempts: int, reason: str, *, started: bool) -> None:
+        super().__init__(f"gave up after {attempts} attempts: {reason}")
+        self.last = last
+        self.attempts = attempts
+        self.reason = reason
+        self.started = started
+
+
+F = TypeVar("F", bound=OutsideFailure)
+T = TypeVar("T")
+
+
+def _unheard(attempted: Attempted) -> None:
+    pass
+
+
+class Retrier:
+    """Calls an action until it succeeds or the policy gives up: owns the
+    attempts, the jittered delay, the deadline and the sleep. Logs and
+    counters subscribe through the hook; the clock, the sleep and the
+    random source are the caller's, so tests and the simulation drive them."""
+
+    def __init__(self, policy: RetryPolicy, clock: Clock, sleeper: Sleeper, rng: RandomSource) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._sleeper = sleeper
+        self._rng = rng
+
+    def run(
+        self,
+        action: Callable[[], T],
+        deadline: datetime,
+        failure: type[F],
+        hook: Callable[[Attempted], None] = _unheard,
+    ) -> tuple[T, int]:
+        """What ``action`` returned and the attempts it took; ``GaveUp``
+        otherwise. Only ``failure`` is retried: anything else is an answer
+        (a failed condition) or a bug, and passes through at once."""
+        attempt, last = 0, None
+        while self.policy.may_start(self._clock.now(), deadline):
+            attempt += 1
+            try:
+                return action(), attempt
+            except failure as exc:
+                last = exc
+                decision = self.policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
+                hook(Attempted(attempt, exc, decision))
+                if isinstance(decision, GiveUp):
+                    raise GaveUp(exc, attempt, decision.reason, started=True) from exc
+                self._sleeper.sleep(decision.delay_s)
+        raise GaveUp(last, attempt, "deadline", started=False)
 
 
 def seeded(seed: int) -> random.Random:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from domain.failures import FailureKind, StoreFailed
-from domain.retry import RandomSource, Retry, RetryPolicy
+from domain.retry import Attempted, GaveUp, GiveUp, RandomSource, Retrier, RetryPolicy
 from ports.runtime import Clock, Sleeper
 
 log = logging.getLogger("jobs.store")
@@ -23,10 +23,7 @@ T = TypeVar("T")
 
 class StoreRetries:
     def __init__(self, policy: RetryPolicy, clock: Clock, sleeper: Sleeper, rng: RandomSource) -> None:
-        self._policy = policy
-        self._clock = clock
-        self._sleeper = sleeper
-        self._rng = rng
+        self._retrier = Retrier(policy, clock, sleeper, rng)
 
     def run(self, action: Callable[[], T], deadline: datetime) -> T:
         """Run ``action`` until it succeeds or the policy gives up; return
@@ -35,33 +32,34 @@ class StoreRetries:
         ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
         are answers, not failures. ``StoreFailed`` is raised when giving up.
         """
-        attempt = 0
         maybe_applied = False
-        while True:
-            if not self._policy.may_start(self._clock.now(), deadline):
-                raise _given_up(
-                    StoreFailed(FailureKind.DEADLINE, "DeadlineReached", "no store call fits before the deadline"),
-                    maybe_applied,
-                )
-            attempt += 1
-            try:
-                return action()
-            except StoreFailed as exc:
-                maybe_applied = maybe_applied or exc.kind is FailureKind.AMBIGUOUS
-                decision = self._policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
-                log.warning(
-                    "store call failed",
-                    extra={
-                        "attempt": attempt,
-                        "code": exc.code,
-                        "kind": exc.kind.value,
-                        "http_status": exc.http_status,
-                        "decision": type(decision).__name__,
-                    },
-                )
-                if not isinstance(decision, Retry):
-                    raise _given_up(exc, maybe_applied) from exc
-                self._sleeper.sleep(decision.delay_s)
+
+        def heard(attempted: Attempted) -> None:
+            nonlocal maybe_applied
+            failure = attempted.failure
+            maybe_applied = maybe_applied or failure.kind is FailureKind.AMBIGUOUS
+            log.warning(
+                "store call failed",
+                extra={
+                    "attempt": attempted.attempt,
+                    "code": failure.code,
+                    "kind": failure.kind.value,
+                    "http_status": failure.http_status,
+                    "decision": type(attempted.decision).__name__,
+                    **({"reason": attempted.decision.reason} if isinstance(attempted.decision, GiveUp) else {}),
+                },
+            )
+
+        try:
+            return self._retrier.run(action, deadline, StoreFailed, heard)[0]
+        except GaveUp as gave_up:
+            last = gave_up.last
+            if gave_up.started and isinstance(last, StoreFailed):
+                raise _given_up(last, maybe_applied) from last
+            deadline_reached = StoreFailed(
+                FailureKind.DEADLINE, "DeadlineReached", "no store call fits before the deadline"
+            )
+            raise _given_up(deadline_reached, maybe_applied) from last
 
 
 def _given_up(last: StoreFailed, maybe_applied: bool) -> StoreFailed:

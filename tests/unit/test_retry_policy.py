@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.failures import FailureKind
-from domain.retry import GiveUp, Retry, RetryPolicy, seeded
-from tests.fakes import EPOCH
+from domain.failures import FailureKind, SendFailed
+from domain.retry import Attempted, GaveUp, GiveUp, Retrier, Retry, RetryPolicy, seeded
+from tests.fakes import EPOCH, FakeClock, send_failure
 
 policies = st.builds(
     lambda attempts, base, spread, timeout: RetryPolicy(
@@ -125,3 +125,70 @@ def test_a_policy_that_cannot_work_is_refused(settings: dict[str, Any]) -> None:
 
 def test_the_least_policy_that_works_is_allowed() -> None:
     assert RetryPolicy(max_attempts=1, base_delay_s=0.0, max_delay_s=0.0, attempt_timeout_s=0.001).max_attempts == 1
+
+
+class TestRetrier:
+    """The one retry loop: every attempt's decision reaches the hook, the
+    answer says how many attempts it took, and giving up says why."""
+
+    POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.1, max_delay_s=1.0, attempt_timeout_s=1.0)
+
+    def retrier(self, clock: FakeClock) -> Retrier:
+        return Retrier(self.POLICY, clock, clock, seeded(1))
+
+    def test_a_call_that_recovers_returns_its_value_and_the_attempts_it_took(self) -> None:
+        clock, heard = FakeClock(), list[Attempted]()
+        failures = iter([send_failure(FailureKind.THROTTLED), send_failure(FailureKind.AMBIGUOUS)])
+
+        def call() -> str:
+            for failure in failures:
+                raise failure
+            return "done"
+
+        assert self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed, heard.append) == (
+            "done",
+            3,
+        )
+        assert [(a.attempt, a.failure.kind, type(a.decision)) for a in heard] == [
+            (1, FailureKind.THROTTLED, Retry),
+            (2, FailureKind.AMBIGUOUS, Retry),
+        ]
+        assert clock.slept == [a.decision.delay_s for a in heard if isinstance(a.decision, Retry)]
+
+    @pytest.mark.parametrize(
+        ("kind", "reason", "attempts"),
+        [(FailureKind.PERMANENT, "not retryable", 1), (FailureKind.THROTTLED, "attempts exhausted", 3)],
+    )
+    def test_giving_up_says_why_after_how_many_attempts_with_the_last_failure(
+        self, kind: FailureKind, reason: str, attempts: int
+    ) -> None:
+        clock, heard = FakeClock(), list[Attempted]()
+        failure = send_failure(kind)
+
+        def call() -> None:
+            raise failure
+
+        with pytest.raises(GaveUp) as caught:
+            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed, heard.append)
+
+        gave_up = caught.value
+        assert (gave_up.last, gave_up.attempts, gave_up.reason, gave_up.started) == (failure, attempts, reason, True)
+        assert heard[-1].decision == GiveUp(reason) and len(heard) == attempts
+
+    def test_a_deadline_with_no_room_for_an_attempt_calls_nothing(self) -> None:
+        clock = FakeClock()
+
+        with pytest.raises(GaveUp) as caught:
+            self.retrier(clock).run(lambda: "never", clock.now() + timedelta(seconds=0.5), SendFailed)
+
+        assert (caught.value.last, caught.value.attempts, caught.value.started) == (None, 0, False)
+
+    def test_other_exceptions_pass_through_at_once(self) -> None:
+        clock = FakeClock()
+
+        def call() -> None:
+            raise KeyError("an answer, not a failure")
+
+        with pytest.raises(KeyError):
+            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed)
+        assert clock.slept == []
