@@ -15,16 +15,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import backoff
 
 from infra.app import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 OUTPUTS = ROOT / "cdk.out" / "local-outputs.json"
+# How long a fresh moto server may take to answer.
+MOTO_START_S = 10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,14 +102,17 @@ def start_moto(port: int, endpoint: str) -> None:
         start_new_session=True,  # outlives this command
     )
     pid_file(port).write_text(str(process.pid))
-    for _ in range(100):
-        if answers(endpoint):
-            print(f"moto server started on {endpoint} (pid {process.pid})")
-            return
+
+    # An operational poll, on the wall clock: what backoff is made for.
+    @backoff.on_predicate(backoff.constant, interval=0.1, jitter=None, max_time=MOTO_START_S)
+    def started() -> bool:
         if process.poll() is not None:
             raise SystemExit(f"moto server exited at once; see {ROOT / '.moto-server.log'}")
-        time.sleep(0.1)
-    raise SystemExit(f"moto server did not answer on {endpoint}")
+        return answers(endpoint)
+
+    if not started():
+        raise SystemExit(f"moto server did not answer on {endpoint} within {MOTO_START_S} s")
+    print(f"moto server started on {endpoint} (pid {process.pid})")
 
 
 def pid_file(port: int) -> Path:
