@@ -10,13 +10,17 @@ import base64
 import binascii
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import attrs
 
+from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
+
 PROBLEM_JSON = "application/problem+json"
+SUBMISSION_FIELDS = {"type", "payload"}
 
 
 class BadRequest(Exception):
@@ -83,6 +87,46 @@ class HttpRequest:
             request_id=str(request_id) if request_id else None,
             caller=caller_of(context if isinstance(context, dict) else {}),
         )
+
+    def correlation_id(self) -> str:
+        """The X-Correlation-Id given (printable ASCII, else 400), or API
+        Gateway's request id, or a new one."""
+        given = self.headers.get("x-correlation-id")
+        if given is not None:
+            if not HEADER_TOKEN.fullmatch(given):
+                raise BadRequest(
+                    400,
+                    "invalid-correlation-id",
+                    "Bad request",
+                    "X-Correlation-Id must be 1 to 255 printable ASCII characters",
+                )
+            return given
+        return self.request_id or str(uuid.uuid4())
+
+    def submission(self, caller: str, correlation_id: str, max_bytes: int) -> Submission:
+        """The job this request submits, or the 4xx that says why there is
+        none: every check a submission meets, in one place, before anything
+        is written."""
+        document = self.json_object(max_bytes)
+        unexpected = sorted(set(document) - SUBMISSION_FIELDS)
+        if unexpected or "type" not in document or "payload" not in document:
+            detail = f"unexpected fields: {', '.join(unexpected)}" if unexpected else "type and payload are required"
+            raise BadRequest(400, "invalid-job", "Bad request", detail)
+        if not isinstance(document["type"], str):
+            raise BadRequest(400, "invalid-job", "Bad request", "type must be a string")
+        try:
+            submission = Submission(
+                job_type=document["type"],
+                payload=document["payload"],
+                correlation_id=correlation_id,
+                caller=caller,
+                idempotency_key=self.headers.get("idempotency-key"),
+            )
+            submission.check_fits_in_a_message()
+        except InvalidSubmission as exc:
+            status, slug = (413, "body-too-large") if exc.too_large else (400, "invalid-job")
+            raise BadRequest(status, slug, "Bad request", exc.detail) from None
+        return submission
 
     def json_object(self, max_bytes: int) -> dict[str, Any]:
         """The body as a JSON object, or the 4xx that says why not."""

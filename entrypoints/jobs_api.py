@@ -26,14 +26,13 @@ from domain.outcomes import (
     Unavailable,
     Unsettled,
 )
-from domain.submission import HEADER_TOKEN, InvalidSubmission, Submission
+from domain.submission import Submission
 from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
 from ports.repository import JobRepository
 from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.api")
 
-FIELDS = {"type", "payload"}
 # Job ids are 36 characters; this leaves room and stays far below DynamoDB's key limit.
 MAX_JOB_ID_BYTES = 256
 
@@ -54,9 +53,9 @@ class JobsApi:
         outcome: dict[str, str] = {}
         try:
             request = HttpRequest.from_event(event)
-            correlation_id = _correlation_id(request)
+            correlation_id = request.correlation_id()
             with log_context(correlation_id=correlation_id):
-                response = self._route(request, correlation_id, context, outcome)
+                response, outcome = self._route(request, correlation_id, context)
         except BadRequest as exc:
             response = problem(
                 exc.status,
@@ -91,9 +90,8 @@ class JobsApi:
         )
         return response
 
-    def _route(
-        self, request: HttpRequest, correlation_id: str, context: Any, outcome: dict[str, str]
-    ) -> dict[str, Any]:
+    def _route(self, request: HttpRequest, correlation_id: str, context: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """The answer, and what it adds to the request's log line."""
         if request.caller is None:
             # An authorizer let the request through without naming anyone:
             # a misconfigured authorizer must not make its users one caller.
@@ -101,39 +99,19 @@ class JobsApi:
         if request.resource == JOBS:
             if request.method != "POST":
                 raise _not_allowed("POST")
-            return self._submit(request, request.caller, correlation_id, context, outcome)
+            submission = request.submission(request.caller, correlation_id, self._max_body_bytes)
+            return self._submit(submission, request.base, context)
         if request.resource == JOB and request.job_id is not None:
             if request.method != "GET":
                 raise _not_allowed("GET")
-            return self._status(request.job_id, request.caller, correlation_id)
+            return self._status(request.job_id, request.caller, correlation_id), {}
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
-    def _submit(
-        self, request: HttpRequest, caller: str, correlation_id: str, context: Any, outcome: dict[str, str]
-    ) -> dict[str, Any]:
-        document = request.json_object(self._max_body_bytes)
-        unexpected = sorted(set(document) - FIELDS)
-        if unexpected or "type" not in document or "payload" not in document:
-            detail = f"unexpected fields: {', '.join(unexpected)}" if unexpected else "type and payload are required"
-            raise BadRequest(400, "invalid-job", "Bad request", detail)
-        if not isinstance(document["type"], str):
-            raise BadRequest(400, "invalid-job", "Bad request", "type must be a string")
-        try:
-            submission = Submission(
-                job_type=document["type"],
-                payload=document["payload"],
-                correlation_id=correlation_id,
-                caller=caller,
-                idempotency_key=request.headers.get("idempotency-key"),
-            )
-            submission.check_fits_in_a_message()
-        except InvalidSubmission as exc:
-            status, slug = (413, "body-too-large") if exc.too_large else (400, "invalid-job")
-            raise BadRequest(status, slug, "Bad request", exc.detail) from None
+    def _submit(self, submission: Submission, base: str, context: Any) -> tuple[dict[str, Any], dict[str, str]]:
         deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         settled = self._enqueue(submission, deadline)
-        outcome.update(outcome=type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {}))
-        return _answer(settled, correlation_id, request.base)
+        fields = {"outcome": type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {})}
+        return _answer(settled, submission.correlation_id, base), fields
 
     def _status(self, job_id: str, caller: str, correlation_id: str) -> dict[str, Any]:
         try:
@@ -256,20 +234,6 @@ def _job_view(job: Job) -> dict[str, Any]:
 
 def _not_allowed(allowed: str) -> BadRequest:
     return BadRequest(405, "method-not-allowed", "Method not allowed", f"use {allowed}", {"Allow": allowed})
-
-
-def _correlation_id(request: HttpRequest) -> str:
-    given = request.headers.get("x-correlation-id")
-    if given is not None:
-        if not HEADER_TOKEN.fullmatch(given):
-            raise BadRequest(
-                400,
-                "invalid-correlation-id",
-                "Bad request",
-                "X-Correlation-Id must be 1 to 255 printable ASCII characters",
-            )
-        return given
-    return request.request_id or str(uuid.uuid4())
 
 
 def _fallback_correlation_id(event: Any) -> str:
