@@ -18,9 +18,9 @@ from adapters.dynamodb_items import (
     to_item,
     watch_partition,
 )
-from domain.failures import FailureKind, StoreFailed
+from domain.failures import FailureKind
 from domain.job import Expected, Job, Retention, Watch
-from ports.repository import AlreadyExists, ConditionFailed
+from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from ports.runtime import Clock
 
 STORE_ERRORS = {

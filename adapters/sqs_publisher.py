@@ -8,8 +8,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
-from domain.failures import MESSAGE_TOO_LONG, FailureKind, SendFailed
-from ports.publisher import OutgoingMessage, Receipt
+from domain.failures import MESSAGE_TOO_LONG, FailureKind
+from ports.publisher import OutgoingMessage, Receipt, SendFailed
 
 # SendMessage error codes, both the legacy query codes and the short names.
 SEND_ERRORS = {

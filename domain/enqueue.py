@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.failures import FailureKind, LastError, OutsideFailure, SendFailed, StoreFailed, abandoned
+from domain.failures import FailureKind, LastError, OutsideFailure, abandoned
 from domain.job import Expected, Job, JobStatus
 from domain.outcomes import (
     Accepted,
@@ -31,8 +31,8 @@ from domain.outcomes import (
 from domain.retry import Attempted, GaveUp, GiveUp, RandomSource, Retrier, Retry, RetryPolicy
 from domain.store_retries import StoreRetries
 from domain.submission import Submission
-from ports.publisher import JobPublisher, OutgoingMessage
-from ports.repository import AlreadyExists, ConditionFailed, JobRepository
+from ports.publisher import JobPublisher, OutgoingMessage, SendFailed
+from ports.repository import AlreadyExists, ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, IdSource, Metrics, Sleeper
 
 log = logging.getLogger("jobs.enqueue")

@@ -85,11 +85,3 @@ class OutsideFailure(Exception):
 
     def as_last_error(self, at: datetime) -> LastError:
         return LastError(code=self.code, kind=self.kind, message=self.message, at=at)
-
-
-class SendFailed(OutsideFailure):
-    """The queue did not confirm a message."""
-
-
-class StoreFailed(OutsideFailure):
-    """The job store did not confirm a read or a write."""

@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 import attrs
 
 from domain.enqueue import ANSWER_RESERVE
-from domain.failures import FailureKind, LastError, StoreFailed, abandoned
+from domain.failures import FailureKind, LastError, abandoned
 from domain.job import Expected, Job, Watch
 from domain.store_retries import StoreRetries
-from ports.repository import ConditionFailed, JobRepository
+from ports.repository import ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.reconcile")

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from domain.failures import FailureKind, StoreFailed
+from domain.failures import FailureKind
 from domain.retry import Attempted, GaveUp, GiveUp, RandomSource, Retrier, RetryPolicy
+from ports.repository import StoreFailed
 from ports.runtime import Clock, Sleeper
 
 log = logging.getLogger("jobs.store")

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.json_logging import log_context
-from domain.failures import StoreFailed
 from domain.work import IncomingMessage, MalformedMessage, WorkResult
+from ports.repository import StoreFailed
 from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.worker")

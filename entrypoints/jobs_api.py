@@ -14,7 +14,6 @@ from typing import Any
 
 from adapters.json_logging import log_context
 from domain.enqueue import EnqueueJob
-from domain.failures import StoreFailed
 from domain.job import Job
 from domain.outcomes import (
     Accepted,
@@ -28,7 +27,7 @@ from domain.outcomes import (
 )
 from domain.submission import Submission
 from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
-from ports.repository import JobRepository
+from ports.repository import JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
 
 log = logging.getLogger("jobs.api")

@@ -4,6 +4,12 @@ from typing import Protocol
 
 import attrs
 
+from domain.failures import OutsideFailure
+
+
+class SendFailed(OutsideFailure):
+    """The queue did not confirm a message; ``kind`` says what a retry may do."""
+
 
 @attrs.frozen
 class OutgoingMessage:
@@ -22,8 +28,8 @@ class Receipt:
 class JobPublisher(Protocol):
     """Hands a job's message to the workers' queue.
 
-    Makes exactly one attempt; raises ``domain.failures.SendFailed`` with
-    the failure classified. Retrying is the domain's decision.
+    Makes exactly one attempt; raises ``SendFailed`` with the failure
+    classified. Retrying is the domain's decision.
     """
 
     def publish(self, message: OutgoingMessage) -> Receipt: ...

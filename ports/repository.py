@@ -3,7 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from domain.failures import OutsideFailure
 from domain.job import Expected, Job, Watch
+
+
+class StoreFailed(OutsideFailure):
+    """The store did not answer a read or a write; ``kind`` says whether the
+    write may have landed (AMBIGUOUS) and what a retry may do."""
 
 
 class AlreadyExists(Exception):
@@ -17,8 +23,8 @@ class AlreadyExists(Exception):
 class ConditionFailed(Exception):
     """A conditional write found the job not in the expected state.
 
-    ``current`` is the stored job as the failed write saw it (DynamoDB's
-    ``ReturnValuesOnConditionCheckFailure``), or None if there is none.
+    ``current`` is the stored job as the failed write saw it, in the same
+    call (no read after it), or None if there is none.
     """
 
     def __init__(self, job_id: str, current: Job | None) -> None:
@@ -28,8 +34,10 @@ class ConditionFailed(Exception):
 
 class JobRepository(Protocol):
     """Jobs by id. Every write is conditional; none needs a read first.
+    A settled job past its ``Retention`` is absent: ``get`` answers None and
+    ``create`` may take its id again.
 
-    Raises ``domain.failures.StoreFailed`` when the store cannot answer.
+    Raises ``StoreFailed`` when the store cannot answer.
     """
 
     def create(self, job: Job) -> None:

@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 import attrs
 
 from domain.enqueue import EnqueueJob, EnqueueSettings
-from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.failures import FailureKind
 from domain.job import Expected, Job, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from domain.work import JobStep, ProcessJobMessage, WorkSettings
-from ports.publisher import OutgoingMessage, Receipt
-from ports.repository import AlreadyExists, ConditionFailed
+from ports.publisher import OutgoingMessage, Receipt, SendFailed
+from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from ports.runtime import Clock
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,10 +15,11 @@ from chaos.faults import (
     never_connected,
     read_timeout,
 )
-from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.failures import FailureKind
 from domain.job import Job
 from entrypoints.containers import Container
-from ports.publisher import OutgoingMessage
+from ports.publisher import OutgoingMessage, SendFailed
+from ports.repository import StoreFailed
 from tests.fakes import EPOCH
 
 NOT_SENT, THROTTLED, AMBIGUOUS, PERMANENT, CONTENT = (

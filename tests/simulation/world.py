@@ -26,7 +26,7 @@ import attrs
 from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, binding, check
 from domain.enqueue import EnqueueJob, EnqueueSettings
-from domain.failures import FailureKind, SendFailed, StoreFailed
+from domain.failures import FailureKind
 from domain.job import Expected, Job, JobStatus, Watch
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable, Unsettled
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
@@ -34,8 +34,8 @@ from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
-from ports.publisher import OutgoingMessage, Receipt
-from ports.repository import AlreadyExists, ConditionFailed
+from ports.publisher import OutgoingMessage, Receipt, SendFailed
+from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from tests.fakes import EPOCH, JOB_RETENTION, FakeIds, FakeMetrics, JobTable, strict_json
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.failures import FailureKind, SendFailed
+from domain.failures import FailureKind
 from domain.retry import Attempted, GaveUp, GiveUp, Retrier, Retry, RetryPolicy, seeded
+from ports.publisher import SendFailed
 from tests.fakes import EPOCH, FakeClock, send_failure
 
 policies = st.builds(

@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
-from domain.failures import FailureKind, LastError, StoreFailed
+from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
 from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
+from ports.repository import StoreFailed
 from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 
 

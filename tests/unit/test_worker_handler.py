@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from domain.failures import FailureKind, StoreFailed
+from domain.failures import FailureKind
 from domain.work import IncomingMessage, WorkResult
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.lambda_context import LocalContext
+from ports.repository import StoreFailed
 from tests.fakes import FakeClock, FakeMetrics
 
 
