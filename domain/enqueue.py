@@ -58,6 +58,14 @@ class Budget:
         return cls(deadline - margin, deadline - ANSWER_RESERVE, deadline + LEASE_SKEW)
 
 
+class Answered(Exception):
+    """A step's way to end the request early: with this answer, nothing sent."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
 @attrs.frozen
 class EnqueueSettings:
     send_policy: RetryPolicy
@@ -71,7 +79,7 @@ class EnqueueJob:
         *,
         jobs: JobRepository,
         publisher: JobPublisher,
-        store: StoreRetries,
+        retries: StoreRetries,
         clock: Clock,
         sleeper: Sleeper,
         ids: IdSource,
@@ -81,7 +89,7 @@ class EnqueueJob:
     ) -> None:
         self._jobs = jobs
         self._publisher = publisher
-        self._store = store
+        self._retries = retries
         self._clock = clock
         self._ids = ids
         self._metrics = metrics
@@ -90,6 +98,15 @@ class EnqueueJob:
 
     def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
         budget = Budget.ending(deadline, self._settings.deadline_margin)
+        try:
+            job = self._record(submission, budget)
+        except Answered as answered:
+            return answered.outcome
+        return self._drive(job, submission, budget)
+
+    def _record(self, submission: Submission, budget: Budget) -> Job:
+        """Step 1: the job QUEUED under a fresh enqueue_id, created or found
+        by its key; ``Answered`` when the request is answered without a send."""
         key = submission.idempotency_key
         job_id = self._ids.job_id_for_key(submission.caller, key) if key else self._ids.new_job_id()
         now = self._clock.now()
@@ -108,29 +125,23 @@ class EnqueueJob:
             lease_until=budget.lease_until,
         )
         try:
-            self._store.run(lambda: self._jobs.create(fresh), budget.settle_by)
-            job = fresh
+            self._retries.run(lambda: self._jobs.create(fresh), budget.settle_by)
         except AlreadyExists as exc:
-            if exc.existing == fresh:  # our own ambiguous first attempt landed
-                job = fresh
-            else:
-                resumed = self._resume(exc.existing, submission, budget)
-                if not isinstance(resumed, Job):
-                    return resumed
-                job = resumed
+            if exc.existing != fresh:  # else our own ambiguous first attempt landed
+                return self._resume(exc.existing, submission, budget)
         except StoreFailed as exc:
             log.warning("job not recorded", extra=_fields(fresh, code=exc.code, kind=exc.kind.value))
             if key is not None and exc.kind is not FailureKind.AMBIGUOUS:
-                return self._answer_unwritten(job_id, submission, exc, budget)
-            return self._write_failed(job_id, None, exc)
-        return self._drive(job, submission, budget)
+                raise Answered(self._answer_unwritten(job_id, submission, exc, budget)) from exc
+            raise Answered(self._write_failed(job_id, None, exc)) from exc
+        return fresh
 
     def _answer_unwritten(self, job_id: str, submission: Submission, exc: StoreFailed, budget: Budget) -> Outcome:
         """The create surely did not land, but the key may name a job from an
         earlier request: answer for that job, not for the write that failed.
         Reads often go through when writes are throttled."""
         try:
-            existing = self._store.run(lambda: self._jobs.get(job_id), budget.settle_by)
+            existing = self._retries.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
             return Unsettled(job_id, exc.as_last_error(self._clock.now()))
         replay = None if existing is None else _replay(existing, submission, self._clock.now())
@@ -146,11 +157,12 @@ class EnqueueJob:
         # Nothing stored means no job to name: a GET for its id would be 404.
         return self._failure_outcome(job_id if stored is not None else None, error)
 
-    def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Outcome | Job:
-        """Answer a request whose Idempotency-Key is already in use."""
+    def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Job:
+        """The key's job, re-driven under a fresh enqueue_id; ``Answered``
+        when its state answers the request instead."""
         replay = _replay(existing, submission, self._clock.now())
         if replay is not None:
-            return replay
+            raise Answered(replay)
         now = self._clock.now()
         start = existing
         if existing.awaiting_confirmation:
@@ -163,15 +175,15 @@ class EnqueueJob:
             lease_until=budget.lease_until,
         )
         try:
-            self._store.run(lambda: self._jobs.save(requeued, Expected.of(existing)), budget.settle_by)
+            self._retries.run(lambda: self._jobs.save(requeued, Expected.of(existing)), budget.settle_by)
         except ConditionFailed as exc:
             if exc.current == requeued:
                 return requeued
             # Someone else moved it first; tell what they made of it.
             current = exc.current or existing
-            return _replay(current, submission, now) or InFlight(existing.job_id)
+            raise Answered(_replay(current, submission, now) or InFlight(existing.job_id)) from exc
         except StoreFailed as exc:
-            return self._write_failed(existing.job_id, existing, exc)
+            raise Answered(self._write_failed(existing.job_id, existing, exc)) from exc
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
         return requeued
 
@@ -221,7 +233,7 @@ class EnqueueJob:
     def _confirm(self, job: Job, attempts: int, budget: Budget) -> Outcome:
         sent = job.sent(attempts=attempts, at=self._clock.now())
         try:
-            self._store.run(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
+            self._retries.run(lambda: self._jobs.save(sent, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
             if not _accepted_with(current, job):
@@ -242,7 +254,7 @@ class EnqueueJob:
         back = job.rolled_back(error=error, attempts=attempts, at=error.at)
         self._metrics.count("Rollbacks")
         try:
-            self._store.run(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
+            self._retries.run(lambda: self._jobs.save(back, Expected.of(job)), budget.settle_by)
         except ConditionFailed as exc:
             current = exc.current
             if _accepted_with(current, job):

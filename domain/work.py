@@ -106,7 +106,7 @@ class ProcessJobMessage:
         self,
         *,
         jobs: JobRepository,
-        store: StoreRetries,
+        retries: StoreRetries,
         clock: Clock,
         ids: IdSource,
         step: JobStep,
@@ -115,7 +115,7 @@ class ProcessJobMessage:
     ) -> None:
         self._jobs = jobs
         self._ids = ids
-        self._store = store
+        self._retries = retries
         self._clock = clock
         self._step = step
         self._metrics = metrics
@@ -127,7 +127,7 @@ class ProcessJobMessage:
         # No claim is made, and so no step started, after work_by: the margin
         # is the completion write's.
         work_by = invocation_end - self._settings.margin
-        job = self._store.run(lambda: self._jobs.get(message.job_id), work_by)
+        job = self._retries.run(lambda: self._jobs.get(message.job_id), work_by)
         claimed = self._claim(job, message, invocation_end, work_by)
         if isinstance(claimed, WorkResult):
             return claimed
@@ -146,7 +146,7 @@ class ProcessJobMessage:
             assert job is not None  # a missing job makes the message stale
             expected = Expected.of(job)
             try:
-                self._store.run(lambda: self._jobs.save(move, expected), work_by)  # noqa: B023
+                self._retries.run(lambda: self._jobs.save(move, expected), work_by)  # noqa: B023
             except ConditionFailed as exc:
                 if exc.current != move:  # else our own ambiguous write landed
                     # Another actor won: judge the message again on what it wrote.
@@ -186,7 +186,7 @@ class ProcessJobMessage:
         """Run the step and write its outcome."""
         done = self._run_step(claimed, message)
         try:
-            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
+            self._retries.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
         except ConditionFailed as exc:
             if exc.current != done:  # else our own ambiguous write landed
                 # Our claim expired and another delivery took the job over.

@@ -32,7 +32,7 @@ from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.config import Settings
 from entrypoints.jobs_api import JobsApi
-from entrypoints.scheduled_reconciler import Reconciler
+from entrypoints.scheduled_reconciler import ScheduledReconciler
 
 
 def _dynamodb_config(settings: Settings) -> Config:
@@ -104,7 +104,7 @@ class Container(containers.DeclarativeContainer):
         EnqueueJob,
         jobs=jobs,
         publisher=publisher,
-        store=store_retries,
+        retries=store_retries,
         clock=clock,
         sleeper=sleeper,
         ids=ids,
@@ -123,7 +123,7 @@ class Container(containers.DeclarativeContainer):
     reconcile_stuck_jobs = providers.Singleton(
         ReconcileStuckJobs,
         jobs=jobs,
-        store=store_retries,
+        retries=store_retries,
         clock=clock,
         metrics=metrics,
         settings=providers.Callable(
@@ -142,7 +142,7 @@ class Container(containers.DeclarativeContainer):
     process_job_message = providers.Singleton(
         ProcessJobMessage,
         jobs=jobs,
-        store=store_retries,
+        retries=store_retries,
         clock=clock,
         ids=ids,
         step=job_step,
@@ -163,7 +163,9 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     batch_worker = providers.Singleton(SqsBatchWorker, process=process_job_message, clock=clock, metrics=metrics)
-    scheduled_reconciler = providers.Singleton(Reconciler, reconcile=reconcile_stuck_jobs, clock=clock, metrics=metrics)
+    scheduled_reconciler = providers.Singleton(
+        ScheduledReconciler, reconcile=reconcile_stuck_jobs, clock=clock, metrics=metrics
+    )
 
 
 @functools.cache

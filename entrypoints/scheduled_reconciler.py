@@ -17,7 +17,7 @@ from domain.reconcile import ReconcileStuckJobs
 from ports.runtime import Clock, Metrics
 
 
-class Reconciler:
+class ScheduledReconciler:
     def __init__(self, *, reconcile: ReconcileStuckJobs, clock: Clock, metrics: Metrics) -> None:
         self._reconcile = reconcile
         self._clock = clock

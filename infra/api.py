@@ -18,7 +18,7 @@ THROTTLE_RATE = 100  # requests per second, steady
 THROTTLE_BURST = 200
 
 
-class JobsApi(Construct):
+class JobsRestApi(Construct):
     def __init__(
         self,
         scope: Construct,

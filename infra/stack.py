@@ -6,7 +6,7 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.api import JobsApi
+from infra.api import JobsRestApi
 from infra.data import JobsTable
 from infra.functions import WORKER_TIMEOUT, JobFunctions
 from infra.messaging import JobQueues
@@ -39,7 +39,7 @@ class JobIntakeStack(Stack):
             removal_policy=removal_policy,
             tracing=tracing,
         )
-        self.api = JobsApi(
+        self.api = JobsRestApi(
             self,
             "Api",
             function=self.functions.api,

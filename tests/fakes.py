@@ -304,7 +304,7 @@ class OnFakes:
         return EnqueueJob(
             jobs=self.jobs,
             publisher=self.queue,
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             sleeper=self.clock,
             ids=self.ids,
@@ -318,7 +318,7 @@ class OnFakes:
     ) -> ReconcileStuckJobs:
         return ReconcileStuckJobs(
             jobs=self.jobs,
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             metrics=self.metrics,
             settings=ReconcileSettings(
@@ -329,7 +329,7 @@ class OnFakes:
     def worker(self, step: JobStep, max_claims: int = 3) -> ProcessJobMessage:
         return ProcessJobMessage(
             jobs=self.jobs,
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             ids=self.ids,
             step=step,

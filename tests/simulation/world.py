@@ -273,7 +273,7 @@ class World:
         return EnqueueJob(
             jobs=SimRepository(self),
             publisher=SimPublisher(self),
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             sleeper=self.clock,
             ids=FakeIds(actor),
@@ -285,7 +285,7 @@ class World:
     def worker(self, actor: str = "drain") -> ProcessJobMessage:
         return self.worker_class(
             jobs=SimRepository(self),
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             ids=FakeIds(actor),
             step=self.step,
@@ -296,7 +296,7 @@ class World:
     def reconciler(self, grace: timedelta = GRACE) -> ReconcileStuckJobs:
         return ReconcileStuckJobs(
             jobs=SimRepository(self),
-            store=self.store(),
+            retries=self.store(),
             clock=self.clock,
             metrics=self.metrics,
             settings=ReconcileSettings(grace=grace, message_retention=self.retention, batch_limit=10, margin=MARGIN),

@@ -14,7 +14,7 @@ from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 GRACE = timedelta(seconds=300)
 
 
-class Reconciler:
+class ReconcilerOnFakes:
     def __init__(self, batch_limit: int = 100) -> None:
         fakes = OnFakes()
         self.clock, self.jobs, self.metrics = fakes.clock, fakes.jobs, fakes.metrics
@@ -33,11 +33,11 @@ class Reconciler:
 
 
 @pytest.fixture
-def reconciler() -> Reconciler:
-    return Reconciler()
+def reconciler() -> ReconcilerOnFakes:
+    return ReconcilerOnFakes()
 
 
-def test_a_job_stuck_past_the_grace_is_rolled_back_with_its_reason(reconciler: Reconciler) -> None:
+def test_a_job_stuck_past_the_grace_is_rolled_back_with_its_reason(reconciler: ReconcilerOnFakes) -> None:
     reconciler.stuck("a")
     reconciler.clock.advance(301)
 
@@ -53,13 +53,13 @@ def test_a_job_stuck_past_the_grace_is_rolled_back_with_its_reason(reconciler: R
     assert reconciler.metrics.counts["JobsReconciled"] == 1
 
 
-def test_a_job_younger_than_the_grace_is_not_even_found(reconciler: Reconciler) -> None:
+def test_a_job_younger_than_the_grace_is_not_even_found(reconciler: ReconcilerOnFakes) -> None:
     reconciler.stuck("a")
     reconciler.clock.advance(299)
     assert reconciler() == ReconcileReport()
 
 
-def test_a_confirmed_job_is_never_touched(reconciler: Reconciler) -> None:
+def test_a_confirmed_job_is_never_touched(reconciler: ReconcilerOnFakes) -> None:
     job = reconciler.stuck("a")
     reconciler.jobs.jobs["a"] = confirmed = job.sent(attempts=1, at=reconciler.clock.now())
     reconciler.clock.advance(10_000)
@@ -68,7 +68,7 @@ def test_a_confirmed_job_is_never_touched(reconciler: Reconciler) -> None:
     assert reconciler.jobs.jobs["a"] == confirmed
 
 
-def test_a_confirmation_landing_after_the_index_was_read_wins(reconciler: Reconciler) -> None:
+def test_a_confirmation_landing_after_the_index_was_read_wins(reconciler: ReconcilerOnFakes) -> None:
     job = reconciler.stuck("a")
     reconciler.clock.advance(301)
     confirmed = job.sent(attempts=1, at=reconciler.clock.now())
@@ -78,7 +78,7 @@ def test_a_confirmation_landing_after_the_index_was_read_wins(reconciler: Reconc
     assert reconciler.jobs.jobs["a"] == confirmed
 
 
-def test_a_store_failure_leaves_the_job_for_the_next_run(reconciler: Reconciler) -> None:
+def test_a_store_failure_leaves_the_job_for_the_next_run(reconciler: ReconcilerOnFakes) -> None:
     reconciler.stuck("a")
     reconciler.clock.advance(301)
     reconciler.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
@@ -88,7 +88,7 @@ def test_a_store_failure_leaves_the_job_for_the_next_run(reconciler: Reconciler)
 
 
 def test_work_per_run_is_bounded_and_a_second_run_goes_on_where_it_stopped() -> None:
-    reconciler = Reconciler(batch_limit=2)
+    reconciler = ReconcilerOnFakes(batch_limit=2)
     for name in "abcde":
         reconciler.stuck(name)
         reconciler.clock.advance(1)
@@ -98,7 +98,7 @@ def test_work_per_run_is_bounded_and_a_second_run_goes_on_where_it_stopped() -> 
     assert all(job.status is JobStatus.PENDING for job in reconciler.jobs.jobs.values())
 
 
-def test_a_run_stops_when_its_time_is_up(reconciler: Reconciler) -> None:
+def test_a_run_stops_when_its_time_is_up(reconciler: ReconcilerOnFakes) -> None:
     reconciler.stuck("a")
     reconciler.stuck("b")
     reconciler.clock.advance(301)
@@ -110,7 +110,9 @@ def test_a_run_stops_when_its_time_is_up(reconciler: Reconciler) -> None:
     assert report == ReconcileReport(found=2, out_of_time=2)
 
 
-def test_a_confirmed_job_no_worker_took_within_the_retention_is_failed_not_undone(reconciler: Reconciler) -> None:
+def test_a_confirmed_job_no_worker_took_within_the_retention_is_failed_not_undone(
+    reconciler: ReconcilerOnFakes,
+) -> None:
     job = reconciler.stuck("a")
     reconciler.jobs.jobs["a"] = confirmed = job.sent(attempts=1, at=reconciler.clock.now())
     reconciler.clock.advance(timedelta(days=4).total_seconds() - 1)
@@ -126,7 +128,7 @@ def test_a_confirmed_job_no_worker_took_within_the_retention_is_failed_not_undon
     )
 
 
-def test_a_claim_taken_after_the_index_was_read_wins_over_the_expiry(reconciler: Reconciler) -> None:
+def test_a_claim_taken_after_the_index_was_read_wins_over_the_expiry(reconciler: ReconcilerOnFakes) -> None:
     job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
     reconciler.jobs.jobs["a"] = job
     reconciler.clock.advance(timedelta(days=5).total_seconds())
@@ -138,7 +140,7 @@ def test_a_claim_taken_after_the_index_was_read_wins_over_the_expiry(reconciler:
     assert reconciler.jobs.jobs["a"] == claimed
 
 
-def test_a_claim_that_expired_a_retention_period_ago_is_failed(reconciler: Reconciler) -> None:
+def test_a_claim_that_expired_a_retention_period_ago_is_failed(reconciler: ReconcilerOnFakes) -> None:
     job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
     now = reconciler.clock.now()
     reconciler.jobs.jobs["a"] = job.processing(claim_id="c", at=now, until=now + timedelta(seconds=35))
@@ -164,7 +166,7 @@ class TestEachSettlementExactly:
         fields = ("job_id", "enqueue_id", "correlation_id", "watch", "status", "code", "kind")
         return [entry for entry in log.of(*fields) if entry[1].startswith("stuck job")]
 
-    def test_unconfirmed_rolled_back(self, reconciler: Reconciler, log: Records) -> None:
+    def test_unconfirmed_rolled_back(self, reconciler: ReconcilerOnFakes, log: Records) -> None:
         job = reconciler.stuck("a")
         reconciler.clock.advance(301)
         now = reconciler.clock.now()
@@ -187,7 +189,7 @@ class TestEachSettlementExactly:
         ]
         assert reconciler.metrics.counts[SETTLED_METRIC[Watch.CONFIRMATION]] == 1
 
-    def test_undelivered_failed(self, reconciler: Reconciler, log: Records) -> None:
+    def test_undelivered_failed(self, reconciler: ReconcilerOnFakes, log: Records) -> None:
         job = reconciler.stuck("a").sent(attempts=1, at=reconciler.clock.now())
         reconciler.jobs.jobs["a"] = job
         reconciler.clock.advance(timedelta(days=4, seconds=1).total_seconds())
@@ -205,7 +207,7 @@ class TestEachSettlementExactly:
         assert [entry[2]["watch"] for entry in self.logged(log)] == ["delivery"]
         assert reconciler.metrics.counts[SETTLED_METRIC[Watch.DELIVERY]] == 1
 
-    def test_unfinished_failed(self, reconciler: Reconciler, log: Records) -> None:
+    def test_unfinished_failed(self, reconciler: ReconcilerOnFakes, log: Records) -> None:
         now = reconciler.clock.now()
         job = reconciler.stuck("a").processing(claim_id="claim-1", at=now, until=now)
         reconciler.jobs.jobs["a"] = job
@@ -226,7 +228,7 @@ class TestEachSettlementExactly:
             {"job_id": "a", "enqueue_id": "e-a", "correlation_id": "c", "watch": "completion", "status": "FAILED"},
         )
 
-    def test_moved_on_and_not_settled_are_logged_as_such(self, reconciler: Reconciler, log: Records) -> None:
+    def test_moved_on_and_not_settled_are_logged_as_such(self, reconciler: ReconcilerOnFakes, log: Records) -> None:
         job = reconciler.stuck("a")
         reconciler.stuck("b")
         reconciler.clock.advance(301)
