@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
 from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
 from ports.repository import StoreFailed
+from tests.conftest import Records
 from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
 
 
@@ -232,3 +234,41 @@ def test_with_time_left_beyond_the_margin_the_claim_is_made(worker: Worker) -> N
 
     assert worker.process(message, worker.clock.now() + timedelta(seconds=10)) is WorkResult.PROCESSED
     assert worker.metrics.counts["JobsProcessed"] == 1
+
+
+WORK_FIELDS = ("job_id", "enqueue_id", "claims", "found")
+
+
+def test_exhausting_the_claims_is_logged_as_an_error_with_the_job(
+    worker: Worker, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
+    job = worker.queued()
+    for n in range(3):
+        job = job.processing(claim_id=f"claim-{n}", at=job.updated_at, until=job.updated_at)
+    worker.jobs.jobs["j"] = job
+
+    worker.deliver()
+
+    assert ("ERROR", "claims exhausted; job FAILED", {"job_id": "j", "enqueue_id": "e1", "claims": 3}) in log.of(
+        *WORK_FIELDS
+    )
+
+
+def test_a_completion_lost_is_logged_with_what_the_job_became(worker: Worker, log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.worker")
+    worker.queued()
+
+    def taken_over(job: Job, payload: dict[str, Any]) -> None:
+        later = job.processing(claim_id="claim-y", at=job.updated_at, until=job.updated_at + timedelta(minutes=5))
+        worker.jobs.jobs["j"] = later
+
+    slow = Worker(RecordingStep(), step=taken_over)
+    slow.jobs.jobs = worker.jobs.jobs
+    slow.deliver()
+
+    assert (
+        "ERROR",
+        "job moved while being processed",
+        {"job_id": "j", "enqueue_id": "e1", "claims": 1, "found": "PROCESSING"},
+    ) in log.of(*WORK_FIELDS)

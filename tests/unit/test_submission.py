@@ -1,0 +1,48 @@
+"""A submission is refused exactly when the message it becomes would not
+fit in SQS: measured on a real message body, with real ids and time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.submission import SQS_MAX_MESSAGE_BYTES, InvalidSubmission, Submission
+
+
+def submission(payload_chars: int, correlation_id: str = "corr-1") -> Submission:
+    return Submission(
+        job_type="resize", payload={"blob": "x" * payload_chars}, correlation_id=correlation_id, caller="c"
+    )
+
+
+def sent_size(job: Submission) -> int:
+    """What SQS counts: the body as sent, plus the correlation_id attribute
+    (its name, its type, its value)."""
+    body = job.message_body(
+        job_id=str(uuid.uuid4()),
+        enqueue_id=str(uuid.uuid4()),
+        submitted_at=datetime(2026, 11, 28, 19, 3, 58, 123456, tzinfo=UTC),
+    )
+    return len(body.encode()) + len("correlation_id") + len("String") + len(job.correlation_id)
+
+
+@pytest.mark.parametrize("correlation_id", ["c", "a-correlation-id-of-some-length"])
+def test_the_largest_payload_accepted_is_the_largest_whose_message_fits(correlation_id: str) -> None:
+    fits = SQS_MAX_MESSAGE_BYTES - sent_size(submission(0, correlation_id))
+
+    submission(fits, correlation_id).check_fits_in_a_message()
+    assert sent_size(submission(fits, correlation_id)) == SQS_MAX_MESSAGE_BYTES
+    with pytest.raises(InvalidSubmission) as refused:
+        submission(fits + 1, correlation_id).check_fits_in_a_message()
+    assert refused.value.too_large
+    assert refused.value.detail == (
+        f"the job's message would be {SQS_MAX_MESSAGE_BYTES + 1} bytes; SQS takes at most {SQS_MAX_MESSAGE_BYTES}"
+    )
+
+
+def test_a_refusal_for_the_content_is_not_one_for_the_size() -> None:
+    with pytest.raises(InvalidSubmission) as refused:
+        Submission(job_type="bad type", payload={}, correlation_id="c", caller="c")
+    assert not refused.value.too_large and refused.value.detail.startswith("type must be")
