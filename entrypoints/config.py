@@ -40,6 +40,9 @@ class Settings:
     dynamodb_connect_timeout_s: float = 0.5
     dynamodb_read_timeout_s: float = 1.0
     store_max_attempts: int = 3
+    # The store's own backoff: a throttled table is not a throttled queue.
+    store_base_delay_ms: int = 50
+    store_max_delay_ms: int = 1000
     deadline_margin_ms: int = 3000
     reconcile_grace_seconds: int = 300
     reconcile_batch_size: int = 100
@@ -65,6 +68,11 @@ class Settings:
             raise ConfigurationError(
                 f"MESSAGE_RETENTION_SECONDS ({self.message_retention_seconds}) is beyond SQS's longest retention, "
                 f"{SQS_MAX_RETENTION_S}: set it to the queue's own"
+            )
+        if self.store_max_delay_ms < self.store_base_delay_ms:
+            raise ConfigurationError(
+                f"STORE_MAX_DELAY_MS ({self.store_max_delay_ms}) must not be below "
+                f"STORE_BASE_DELAY_MS ({self.store_base_delay_ms})"
             )
         if self.send_max_delay_ms < self.send_base_delay_ms:
             raise ConfigurationError(
@@ -124,6 +132,8 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "dynamodb_connect_timeout_s": (float, 0.001),
     "dynamodb_read_timeout_s": (float, 0.001),
     "store_max_attempts": (int, 1),
+    "store_base_delay_ms": (int, 0),
+    "store_max_delay_ms": (int, 0),
     "deadline_margin_ms": (int, 0),
     "reconcile_grace_seconds": (int, 0),
     "reconcile_batch_size": (int, 1),

@@ -57,8 +57,8 @@ def _send_policy(settings: Settings) -> RetryPolicy:
 def _store_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.store_max_attempts,
-        base_delay_s=settings.send_base_delay_ms / 1000,
-        max_delay_s=settings.send_max_delay_ms / 1000,
+        base_delay_s=settings.store_base_delay_ms / 1000,
+        max_delay_s=settings.store_max_delay_ms / 1000,
         attempt_timeout_s=settings.dynamodb_connect_timeout_s + settings.dynamodb_read_timeout_s,
     )
 

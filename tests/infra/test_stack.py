@@ -168,7 +168,11 @@ def test_the_api_timeout_covers_the_whole_send_budget_and_fits_api_gateway() -> 
         min(settings.send_max_delay_ms, settings.send_base_delay_ms * 2 ** (n - 1)) / 1000
         for n in range(1, settings.send_max_attempts)
     )
-    budget = settings.store_max_attempts * store_write + settings.send_max_attempts * attempt + delays
+    store_delays = sum(
+        min(settings.store_max_delay_ms, settings.store_base_delay_ms * 2 ** (n - 1)) / 1000
+        for n in range(1, settings.store_max_attempts)
+    )
+    budget = settings.store_max_attempts * store_write + store_delays + settings.send_max_attempts * attempt + delays
     needed = budget + settings.deadline_margin_ms / 1000
     assert needed <= API_TIMEOUT.to_seconds() < API_GATEWAY_INTEGRATION_LIMIT_S
     # The reconciler must never settle a job whose invocation may still run.

@@ -77,6 +77,8 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("MAX_BODY_BYTES", "0"),
         ("LOG_LEVEL", "LOUD"),
         ("SEND_MAX_DELAY_MS", "10"),  # below the base delay
+        ("STORE_MAX_DELAY_MS", "10"),  # below the store's base delay
+        ("STORE_BASE_DELAY_MS", "-1"),
         ("DEADLINE_MARGIN_MS", "500"),  # no room for a rollback write
         ("MESSAGE_RETENTION_SECONDS", "59"),  # below SQS's least
         ("MESSAGE_RETENTION_SECONDS", "1209601"),  # beyond SQS's longest
