@@ -87,7 +87,13 @@ class System:
         self._queue = self._sqs.create_queue(QueueName=self._table)["QueueUrl"]
         # Short backoff keeps the run quick; the protocol is the same.
         settings = Settings(
-            table_name=self._table, queue_url=self._queue, send_base_delay_ms=5, send_max_delay_ms=50, log_level="ERROR"
+            table_name=self._table,
+            queue_url=self._queue,
+            send_base_delay_ms=5,
+            send_max_delay_ms=50,
+            store_base_delay_ms=5,
+            store_max_delay_ms=50,
+            log_level="ERROR",
         )
         self.settings = settings
         configure_logging(settings.log_level)

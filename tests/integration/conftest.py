@@ -140,6 +140,8 @@ def settings_for(aws: Aws, **overrides: Any) -> Settings:
         "queue_url": aws.queue_url,
         "send_base_delay_ms": 1,
         "send_max_delay_ms": 5,
+        "store_base_delay_ms": 1,
+        "store_max_delay_ms": 5,
     }
     return Settings(**{**base, **overrides})
 

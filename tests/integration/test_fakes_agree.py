@@ -147,7 +147,16 @@ def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
     faults = FaultInjector()
     container = Container()
     container.settings.override(
-        providers.Object(settings_for(aws, send_max_attempts=3, send_base_delay_ms=1, send_max_delay_ms=2))
+        providers.Object(
+            settings_for(
+                aws,
+                send_max_attempts=3,
+                send_base_delay_ms=1,
+                send_max_delay_ms=2,
+                store_base_delay_ms=1,
+                store_max_delay_ms=2,
+            )
+        )
     )
     faults.attach(container.sqs_client())
     faults.attach(container.dynamodb_client())
