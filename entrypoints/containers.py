@@ -97,9 +97,32 @@ class Container(containers.DeclarativeContainer):
         retention=providers.Factory(Retention, settings.provided.job_retention),
     )
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
-    store_retries = providers.Singleton(
-        StoreRetries, policy=providers.Callable(_store_policy, settings), clock=clock, sleeper=sleeper, rng=rng
+    # The use cases' settings, each a provider of its own: tests on fakes
+    # override these, not the wiring below.
+    store_policy = providers.Callable(_store_policy, settings)
+    enqueue_settings = providers.Callable(
+        lambda settings: EnqueueSettings(
+            send_policy=_send_policy(settings),
+            deadline_margin=settings.deadline_margin,
+            retry_after_s=settings.retry_after_s,
+        ),
+        settings,
     )
+    reconcile_settings = providers.Callable(
+        lambda settings: ReconcileSettings(
+            grace=timedelta(seconds=settings.reconcile_grace_seconds),
+            message_retention=timedelta(seconds=settings.message_retention_seconds),
+            batch_limit=settings.reconcile_batch_size,
+            margin=settings.deadline_margin,
+        ),
+        settings,
+    )
+    work_settings = providers.Callable(
+        lambda settings: WorkSettings(max_claims=settings.worker_max_claims, margin=settings.deadline_margin),
+        settings,
+    )
+
+    store_retries = providers.Singleton(StoreRetries, policy=store_policy, clock=clock, sleeper=sleeper, rng=rng)
     enqueue_job = providers.Singleton(
         EnqueueJob,
         jobs=jobs,
@@ -110,14 +133,7 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         metrics=metrics,
         rng=rng,
-        settings=providers.Callable(
-            lambda settings: EnqueueSettings(
-                send_policy=_send_policy(settings),
-                deadline_margin=settings.deadline_margin,
-                retry_after_s=settings.retry_after_s,
-            ),
-            settings,
-        ),
+        settings=enqueue_settings,
     )
 
     reconcile_stuck_jobs = providers.Singleton(
@@ -126,15 +142,7 @@ class Container(containers.DeclarativeContainer):
         retries=store_retries,
         clock=clock,
         metrics=metrics,
-        settings=providers.Callable(
-            lambda settings: ReconcileSettings(
-                grace=timedelta(seconds=settings.reconcile_grace_seconds),
-                message_retention=timedelta(seconds=settings.message_retention_seconds),
-                batch_limit=settings.reconcile_batch_size,
-                margin=settings.deadline_margin,
-            ),
-            settings,
-        ),
+        settings=reconcile_settings,
     )
 
     # The worker's processing step: override this provider to plug one in.
@@ -147,10 +155,7 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         step=job_step,
         metrics=metrics,
-        settings=providers.Callable(
-            lambda settings: WorkSettings(max_claims=settings.worker_max_claims, margin=settings.deadline_margin),
-            settings,
-        ),
+        settings=work_settings,
     )
 
     # What the three Lambda handlers run.

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
+from dependency_injector import providers
 
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
@@ -23,6 +24,7 @@ from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from domain.work import JobStep, ProcessJobMessage, WorkSettings
+from entrypoints.containers import Container
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from ports.runtime import Clock
@@ -297,42 +299,51 @@ class OnFakes:
     margin: timedelta = timedelta(seconds=3)
     seed: int = 7
 
+    def container(self) -> Container:
+        """The production composition root, with every port a fake and every
+        setting this object's: the use cases are wired by the same code as
+        in the Lambda functions."""
+        container = Container()
+        overrides: dict[providers.Provider[Any], object] = {
+            container.jobs: self.jobs,
+            container.publisher: self.queue,
+            container.clock: self.clock,
+            container.sleeper: self.clock,
+            container.ids: self.ids,
+            container.metrics: self.metrics,
+            container.store_policy: self.store_policy,
+            container.enqueue_settings: EnqueueSettings(
+                send_policy=self.send_policy, deadline_margin=self.margin, retry_after_s=1
+            ),
+        }
+        for provider, fake in overrides.items():
+            provider.override(providers.Object(fake))
+        # A random source of its own for each use case, seeded alike, so
+        # that a test's backoff delays repeat.
+        container.rng.override(providers.Factory(seeded, self.seed))
+        return container
+
     def store(self) -> StoreRetries:
-        return StoreRetries(self.store_policy, self.clock, self.clock, seeded(self.seed))
+        return self.container().store_retries()
 
     def enqueue(self) -> EnqueueJob:
-        return EnqueueJob(
-            jobs=self.jobs,
-            publisher=self.queue,
-            retries=self.store(),
-            clock=self.clock,
-            sleeper=self.clock,
-            ids=self.ids,
-            metrics=self.metrics,
-            rng=seeded(self.seed),
-            settings=EnqueueSettings(send_policy=self.send_policy, deadline_margin=self.margin, retry_after_s=1),
-        )
+        return self.container().enqueue_job()
 
     def reconciler(
         self, grace: timedelta, batch_limit: int = 100, retention: timedelta = timedelta(days=4)
     ) -> ReconcileStuckJobs:
-        return ReconcileStuckJobs(
-            jobs=self.jobs,
-            retries=self.store(),
-            clock=self.clock,
-            metrics=self.metrics,
-            settings=ReconcileSettings(
-                grace=grace, message_retention=retention, batch_limit=batch_limit, margin=timedelta(seconds=2)
-            ),
+        container = self.container()
+        container.reconcile_settings.override(
+            providers.Object(
+                ReconcileSettings(
+                    grace=grace, message_retention=retention, batch_limit=batch_limit, margin=timedelta(seconds=2)
+                )
+            )
         )
+        return container.reconcile_stuck_jobs()
 
     def worker(self, step: JobStep, max_claims: int = 3) -> ProcessJobMessage:
-        return ProcessJobMessage(
-            jobs=self.jobs,
-            retries=self.store(),
-            clock=self.clock,
-            ids=self.ids,
-            step=step,
-            metrics=self.metrics,
-            settings=WorkSettings(max_claims=max_claims, margin=self.margin),
-        )
+        container = self.container()
+        container.job_step.override(providers.Object(step))
+        container.work_settings.override(providers.Object(WorkSettings(max_claims=max_claims, margin=self.margin)))
+        return container.process_job_message()
