@@ -118,7 +118,10 @@ def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: 
     assert failed.last_error is not None and failed.last_error.code == "ClaimsExhausted"
 
 
-def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the_job(worker: Worker) -> None:
+def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the_job(
+    worker: Worker, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
     worker.queued()
 
     def taken_over(job: Job, payload: dict[str, Any]) -> None:
@@ -129,6 +132,11 @@ def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the
     slow.jobs.jobs = worker.jobs.jobs
     assert slow.deliver() is WorkResult.BUSY
     assert worker.jobs.jobs["j"].claim_id == "claim-y"
+    assert (
+        "ERROR",
+        "job moved while being processed",
+        {"job_id": "j", "enqueue_id": "e1", "claims": 1, "found": "PROCESSING"},
+    ) in log.of("job_id", "enqueue_id", "claims", "found")
 
 
 def test_a_completion_that_finds_the_job_final_acknowledges(worker: Worker) -> None:
@@ -236,9 +244,6 @@ def test_with_time_left_beyond_the_margin_the_claim_is_made(worker: Worker) -> N
     assert worker.metrics.counts["JobsProcessed"] == 1
 
 
-WORK_FIELDS = ("job_id", "enqueue_id", "claims", "found")
-
-
 def test_exhausting_the_claims_is_logged_as_an_error_with_the_job(
     worker: Worker, log_of: Callable[[str], Records]
 ) -> None:
@@ -251,24 +256,5 @@ def test_exhausting_the_claims_is_logged_as_an_error_with_the_job(
     worker.deliver()
 
     assert ("ERROR", "claims exhausted; job FAILED", {"job_id": "j", "enqueue_id": "e1", "claims": 3}) in log.of(
-        *WORK_FIELDS
+        "job_id", "enqueue_id", "claims"
     )
-
-
-def test_a_completion_lost_is_logged_with_what_the_job_became(worker: Worker, log_of: Callable[[str], Records]) -> None:
-    log = log_of("jobs.worker")
-    worker.queued()
-
-    def taken_over(job: Job, payload: dict[str, Any]) -> None:
-        later = job.processing(claim_id="claim-y", at=job.updated_at, until=job.updated_at + timedelta(minutes=5))
-        worker.jobs.jobs["j"] = later
-
-    slow = Worker(RecordingStep(), step=taken_over)
-    slow.jobs.jobs = worker.jobs.jobs
-    slow.deliver()
-
-    assert (
-        "ERROR",
-        "job moved while being processed",
-        {"job_id": "j", "enqueue_id": "e1", "claims": 1, "found": "PROCESSING"},
-    ) in log.of(*WORK_FIELDS)
