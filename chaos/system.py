@@ -24,6 +24,7 @@ from adapters.dynamodb_schema import create_table_request
 from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
 from chaos.invariants import Message, Run
+from chaos.metrics import CountingMetrics
 from domain.job import Job
 from entrypoints.api_gateway import LOCAL_CALLER, proxy_event
 from entrypoints.config import Settings
@@ -31,17 +32,6 @@ from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
-
-
-class CountingMetrics:
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def count(self, name: str, value: int = 1) -> None:
-        self.counts[name] += value
-
-    def flush(self) -> None:
-        pass
 
 
 class ShiftedClock:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import attrs
 from dependency_injector import providers
 
+from chaos.metrics import CountingMetrics
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Expected, Job, Retention, Watch
@@ -77,16 +78,8 @@ class FakeIds:
         return self._next("claim")
 
 
-class FakeMetrics:
-    def __init__(self) -> None:
-        self.counts = Counter[str]()
-        self.flushes = 0
-
-    def count(self, name: str, value: int = 1) -> None:
-        self.counts[name] += value
-
-    def flush(self) -> None:
-        self.flushes += 1
+# The metrics port counted in memory: the chaos run's, and every test's.
+FakeMetrics = CountingMetrics
 
 
 @attrs.frozen
