@@ -82,13 +82,13 @@ class SqsJobPublisher:
             answer = self._client.send_message(**request)
         except (ClientError, BotoCoreError) as exc:
             failure = classify(exc, SEND_ERRORS, SEND_ERROR_FAMILIES)
-            code = failure.code
+            code, said = failure.code, failure.message
             if failure.kind is FailureKind.CLIENT_CONTENT and _too_large(message, failure.code):
-                code = MESSAGE_TOO_LONG
+                code, said = MESSAGE_TOO_LONG, f"{failure.message} (SQS: {failure.code})"
             raise SendFailed(
                 failure.kind,
                 code,
-                failure.message,
+                said,
                 http_status=failure.http_status,
                 request_id=failure.request_id,
             ) from exc

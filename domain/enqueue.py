@@ -144,7 +144,9 @@ class EnqueueJob:
             existing = self._retries.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
             return Unsettled(job_id, exc.as_last_error(self._clock.now()))
-        replay = None if existing is None else _replay(existing, submission, self._clock.now())
+        replay = (
+            None if existing is None else _replay(existing, submission, self._clock.now(), self._settings.retry_after_s)
+        )
         return replay or self._write_failed(job_id, existing, exc)
 
     def _write_failed(self, job_id: str, stored: Job | None, exc: StoreFailed) -> Outcome:
@@ -160,7 +162,7 @@ class EnqueueJob:
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Job:
         """The key's job, re-driven under a fresh enqueue_id; ``Answered``
         when its state answers the request instead."""
-        replay = _replay(existing, submission, self._clock.now())
+        replay = _replay(existing, submission, self._clock.now(), self._settings.retry_after_s)
         if replay is not None:
             raise Answered(replay)
         now = self._clock.now()
@@ -181,7 +183,9 @@ class EnqueueJob:
                 return requeued
             # Someone else moved it first; tell what they made of it.
             current = exc.current or existing
-            raise Answered(_replay(current, submission, now) or InFlight(existing.job_id)) from exc
+            raise Answered(
+                _replay(current, submission, now, self._settings.retry_after_s) or InFlight(existing.job_id)
+            ) from exc
         except StoreFailed as exc:
             raise Answered(self._write_failed(existing.job_id, existing, exc)) from exc
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
@@ -295,7 +299,7 @@ def answer_for(job_id: str | None, error: LastError, retry_after_s: int) -> Outc
     return Unavailable(job_id, error, retry_after_s)
 
 
-def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | None:
+def _replay(existing: Job, submission: Submission, now: datetime, retry_after_s: int) -> Outcome | None:
     """The answer an existing job gives without any write, if there is one."""
     if existing.request_hash != submission.request_hash:
         return KeyReused(existing.job_id)
@@ -306,7 +310,7 @@ def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | N
     last = existing.last_error
     # Failures no retry can mend are answered again; the rest re-drive.
     if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
-        return answer_for(existing.job_id, last, retry_after_s=0)
+        return answer_for(existing.job_id, last, retry_after_s)
     return None
 
 

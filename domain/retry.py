@@ -3,9 +3,10 @@
 Pure: the caller passes the time and a random source, so the policy can be
 tested without I/O, with a fake clock and a seeded ``random.Random``.
 
-The ``backoff`` package is not used: its decorators sleep with
-``time.sleep`` and read the wall clock, and neither the Lambda deadline
-nor a simulated clock can reach into them.
+The ``backoff`` package does not run these retries: its decorators sleep
+with ``time.sleep`` and read the wall clock, and neither the Lambda
+deadline nor a simulated clock can reach into them (it serves the local
+deploy's polling instead).
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ class Retrier:
                 if isinstance(decision, GiveUp):
                     raise GaveUp(exc, attempt, decision.reason, started=True) from exc
                 self._sleeper.sleep(decision.delay_s)
+        if last is not None:
+            # The sleep ended later than planned: the hook hears why the
+            # retry it was told of never came.
+            hook(Attempted(attempt, last, GiveUp("deadline")))
         raise GaveUp(last, attempt, "deadline", started=False)
 
 

@@ -293,9 +293,9 @@ class OnFakes:
     seed: int = 7
 
     def container(self) -> Container:
-        """The production composition root, with every port a fake and every
-        setting this object's: the use cases are wired by the same code as
-        in the Lambda functions."""
+        """The production composition root, with every port a fake and the
+        retry policies and margin this object's: the use cases are wired by
+        the same code as in the Lambda functions."""
         container = Container()
         overrides: dict[providers.Provider[Any], object] = {
             container.jobs: self.jobs,

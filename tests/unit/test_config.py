@@ -1,8 +1,16 @@
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from dependency_injector import providers
+
+from domain.enqueue import EnqueueSettings
+from domain.reconcile import ReconcileSettings
+from domain.retry import RetryPolicy
+from domain.work import WorkSettings
 from entrypoints.config import ConfigurationError, Settings
+from entrypoints.containers import Container
 
 REQUIRED = {"TABLE_NAME": "jobs", "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"}
 
@@ -101,3 +109,34 @@ def test_the_job_id_key_is_read_and_never_shown() -> None:
 
     assert settings.job_id_key == secret and settings.job_retention.days == 7
     assert secret not in repr(settings)
+
+
+def test_the_container_derives_each_use_cases_settings_from_its_own_variables() -> None:
+    """The store's backoff is not the send's: distinct values show which
+    setting feeds which policy."""
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "SEND_BASE_DELAY_MS": "20",
+            "SEND_MAX_DELAY_MS": "2500",
+            "STORE_BASE_DELAY_MS": "7",
+            "STORE_MAX_DELAY_MS": "70",
+            "STORE_MAX_ATTEMPTS": "5",
+            "DEADLINE_MARGIN_MS": "4000",
+            "RECONCILE_GRACE_SECONDS": "600",
+            "RECONCILE_BATCH_SIZE": "9",
+            "WORKER_MAX_CLAIMS": "4",
+        }
+    )
+    container = Container()
+    container.settings.override(providers.Object(settings))
+
+    assert container.store_policy() == RetryPolicy(5, 0.007, 0.07, 1.5)
+    assert container.enqueue_settings() == EnqueueSettings(RetryPolicy(4, 0.02, 2.5, 3.0), timedelta(seconds=4), 3)
+    assert container.reconcile_settings() == ReconcileSettings(
+        grace=timedelta(seconds=600),
+        message_retention=timedelta(seconds=345_600),
+        batch_limit=9,
+        margin=timedelta(seconds=4),
+    )
+    assert container.work_settings() == WorkSettings(max_claims=4, margin=timedelta(seconds=4))

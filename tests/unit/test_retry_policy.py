@@ -28,21 +28,23 @@ kinds = st.sampled_from(list(FailureKind))
 
 
 def run(policy: RetryPolicy, failures: list[FailureKind], budget_s: float, seed: int) -> tuple[int, float]:
-    """Drive the policy as the enqueue loop does: returns (attempts, time used)."""
-    rng = seeded(seed)
-    now = EPOCH
-    deadline = EPOCH + timedelta(seconds=budget_s)
-    attempts = 0
-    for kind in failures:
-        if not policy.may_start(now, deadline):
-            break
-        attempts += 1
-        now += timedelta(seconds=policy.attempt_timeout_s)  # worst case: every attempt times out
-        decision = policy.after_failure(kind, attempts, now, deadline, rng)
-        if isinstance(decision, GiveUp):
-            break
-        now += timedelta(seconds=decision.delay_s)
-    return attempts, (now - EPOCH).total_seconds()
+    """Drive the one retry loop, every attempt failing after its whole
+    timeout with the next kind (then succeeding): (attempts, time used)."""
+    clock = FakeClock()
+    kinds = iter(failures)
+
+    def attempt() -> None:
+        clock.advance(policy.attempt_timeout_s)  # worst case: every attempt times out
+        for kind in kinds:
+            raise send_failure(kind)
+
+    try:
+        attempts = Retrier(policy, clock, clock, seeded(seed)).run(
+            attempt, EPOCH + timedelta(seconds=budget_s), SendFailed
+        )[1]
+    except GaveUp as gave_up:
+        attempts = gave_up.attempts
+    return attempts, (clock.now() - EPOCH).total_seconds()
 
 
 @given(policies, st.lists(kinds, max_size=30), st.floats(0, 60), st.integers())
@@ -193,3 +195,22 @@ class TestRetrier:
         with pytest.raises(KeyError):
             self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed)
         assert clock.slept == []
+
+
+def test_a_sleep_that_ends_too_late_for_the_next_attempt_is_told_to_the_hook() -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=1.0, attempt_timeout_s=1.0)
+
+    class LateClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds + 5)  # the process woke up late
+
+    clock, heard = LateClock(), list[Attempted]()
+
+    def call() -> None:
+        raise send_failure(FailureKind.THROTTLED)
+
+    with pytest.raises(GaveUp) as caught:
+        Retrier(policy, clock, clock, seeded(1)).run(call, clock.now() + timedelta(seconds=4), SendFailed, heard.append)
+
+    assert [(a.attempt, type(a.decision).__name__) for a in heard] == [(1, "Retry"), (1, "GiveUp")]
+    assert heard[-1].decision == GiveUp("deadline") and not caught.value.started
