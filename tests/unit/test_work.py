@@ -8,7 +8,7 @@ import pytest
 
 from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
-from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
+from domain.work import CLAIM_SKEW, IncomingMessage, JobStep, MalformedMessage, WorkResult
 from ports.repository import StoreFailed
 from tests.conftest import Records
 from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
@@ -258,3 +258,41 @@ def test_exhausting_the_claims_is_logged_as_an_error_with_the_job(
     assert ("ERROR", "claims exhausted; job FAILED", {"job_id": "j", "enqueue_id": "e1", "claims": 3}) in log.of(
         "job_id", "enqueue_id", "claims"
     )
+
+
+class TestTheStepExactly:
+    """What the step is handed, the claim it runs under, and the job it
+    leaves, to the field."""
+
+    def test_a_step_gets_the_messages_payload_under_a_lease_to_the_invocations_end_and_its_skew(self) -> None:
+        seen: list[tuple[Job, dict[str, Any]]] = []
+        worker = Worker(step=lambda job, payload: seen.append((job, payload)))
+        queued = worker.queued()
+        start = worker.clock.now()
+
+        assert worker.deliver() is WorkResult.PROCESSED
+
+        [(claimed, payload)] = seen
+        assert payload == {"n": 1}
+        assert claimed == queued.processing(
+            claim_id="claim-0001", at=start, until=start + timedelta(seconds=30) + CLAIM_SKEW
+        )
+        assert worker.jobs.jobs["j"] == claimed.succeeded(at=start)
+        assert worker.metrics.counts["JobsProcessed"] == 1
+
+    def test_a_failing_step_leaves_the_job_failed_with_the_error_named_and_cut_short(self) -> None:
+        worker = Worker(RecordingStep(ValueError("x" * 600)))
+        worker.queued()
+        start = worker.clock.now()
+
+        worker.deliver()
+
+        failed = worker.jobs.jobs["j"]
+        assert failed.status is JobStatus.FAILED and failed.updated_at == start
+        assert failed.last_error == LastError("ValueError", FailureKind.PROCESSING, "x" * 500, start)
+
+    def test_a_stale_message_is_counted_as_skipped(self, worker: Worker) -> None:
+        worker.queued(enqueue_id="e2")
+
+        assert worker.deliver(enqueue_id="e1") is WorkResult.STALE
+        assert worker.metrics.counts["MessagesSkipped"] == 1
