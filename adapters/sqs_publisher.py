@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import classify
 from domain.failures import MESSAGE_TOO_LONG, FailureKind
+from domain.submission import sqs_message_size
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 
 # SendMessage error codes, both the legacy query codes and the short names.
@@ -103,5 +104,4 @@ def _too_large(message: OutgoingMessage, code: str) -> bool:
     size that was sent, not from the wording of SQS's message. The service's
     own bodies hold only characters SQS accepts, so an invalid parameter on
     a message longer than any queue must take is its length."""
-    size = len(message.body.encode()) + len("correlation_id") + len("String") + len(message.correlation_id)
-    return code in SIZE_REFUSALS and size > SQS_LEAST_MAXIMUM_BYTES
+    return code in SIZE_REFUSALS and sqs_message_size(message.body, message.correlation_id) > SQS_LEAST_MAXIMUM_BYTES

@@ -144,9 +144,7 @@ class EnqueueJob:
             existing = self._retries.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
             return Unsettled(job_id, exc.as_last_error(self._clock.now()))
-        replay = (
-            None if existing is None else _replay(existing, submission, self._clock.now(), self._settings.retry_after_s)
-        )
+        replay = None if existing is None else self._replay(existing, submission, self._clock.now())
         return replay or self._write_failed(job_id, existing, exc)
 
     def _write_failed(self, job_id: str, stored: Job | None, exc: StoreFailed) -> Outcome:
@@ -162,7 +160,7 @@ class EnqueueJob:
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Job:
         """The key's job, re-driven under a fresh enqueue_id; ``Answered``
         when its state answers the request instead."""
-        replay = _replay(existing, submission, self._clock.now(), self._settings.retry_after_s)
+        replay = self._replay(existing, submission, self._clock.now())
         if replay is not None:
             raise Answered(replay)
         now = self._clock.now()
@@ -183,13 +181,25 @@ class EnqueueJob:
                 return requeued
             # Someone else moved it first; tell what they made of it.
             current = exc.current or existing
-            raise Answered(
-                _replay(current, submission, now, self._settings.retry_after_s) or InFlight(existing.job_id)
-            ) from exc
+            raise Answered(self._replay(current, submission, now) or InFlight(existing.job_id)) from exc
         except StoreFailed as exc:
             raise Answered(self._write_failed(existing.job_id, existing, exc)) from exc
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
         return requeued
+
+    def _replay(self, existing: Job, submission: Submission, now: datetime) -> Outcome | None:
+        """The answer an existing job gives without any write, if there is one."""
+        if existing.request_hash != submission.request_hash:
+            return KeyReused(existing.job_id)
+        if existing.accepted:
+            return Accepted(existing.job_id, replayed=True)
+        if existing.awaiting_confirmation and not existing.lease_expired(now):
+            return InFlight(existing.job_id)
+        last = existing.last_error
+        # Failures no retry can mend are answered again; the rest re-drive.
+        if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
+            return answer_for(existing.job_id, last, self._settings.retry_after_s)
+        return None
 
     def _drive(self, job: Job, submission: Submission, budget: Budget) -> Outcome:
         assert job.enqueue_id is not None
@@ -297,21 +307,6 @@ def answer_for(job_id: str | None, error: LastError, retry_after_s: int) -> Outc
     if error.kind is FailureKind.CLIENT_CONTENT:
         return ContentRejected(job_id, error, too_large=error.too_large)
     return Unavailable(job_id, error, retry_after_s)
-
-
-def _replay(existing: Job, submission: Submission, now: datetime, retry_after_s: int) -> Outcome | None:
-    """The answer an existing job gives without any write, if there is one."""
-    if existing.request_hash != submission.request_hash:
-        return KeyReused(existing.job_id)
-    if existing.accepted:
-        return Accepted(existing.job_id, replayed=True)
-    if existing.awaiting_confirmation and not existing.lease_expired(now):
-        return InFlight(existing.job_id)
-    last = existing.last_error
-    # Failures no retry can mend are answered again; the rest re-drive.
-    if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
-        return answer_for(existing.job_id, last, retry_after_s)
-    return None
 
 
 def _accepted_with(current: Job | None, job: Job) -> bool:

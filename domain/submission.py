@@ -25,6 +25,12 @@ SQS_TEXT = re.compile("[\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 SQS_MAX_MESSAGE_BYTES = 1_048_576
 
 
+def sqs_message_size(body: str, correlation_id: str) -> int:
+    """What SQS counts against its limit: the body, and the correlation_id
+    attribute (its name, its type and its value)."""
+    return len(body.encode("utf-8")) + len("correlation_id") + len("String") + len(correlation_id)
+
+
 class InvalidSubmission(ValueError):
     """The request can never be accepted as it is: a 4xx, nothing written."""
 
@@ -111,7 +117,7 @@ class Submission:
             enqueue_id="0" * 36,
             submitted_at=datetime(2000, 1, 1, microsecond=1, tzinfo=UTC),
         )
-        size = len(body.encode("utf-8")) + len("correlation_id") + len("String") + len(self.correlation_id)
+        size = sqs_message_size(body, self.correlation_id)
         if size > SQS_MAX_MESSAGE_BYTES:
             raise InvalidSubmission(
                 f"the job's message would be {size} bytes; SQS takes at most {SQS_MAX_MESSAGE_BYTES}",
