@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
+from dependency_injector import providers
 
 from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, binding, check
@@ -31,14 +32,15 @@ from domain.job import Expected, Job, JobStatus, Watch
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable, Unsettled
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
-from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
+from entrypoints.containers import Container
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from tests.fakes import EPOCH, JOB_RETENTION, FakeIds, FakeMetrics, JobTable, strict_json
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
 
+T = TypeVar("T")
 QUEUE = "queue"
 # Faults any call may meet when a scenario lets the explorer choose them.
 STORE_FAULTS = ("throttled", "unavailable", "lost", "crash", "crash-after")
@@ -266,41 +268,14 @@ class World:
 
     # -- the actors' use cases, wired to the simulated ports -----------------
 
-    def store(self) -> StoreRetries:
-        return StoreRetries(STORE_POLICY, self.clock, self.clock, seeded(0))
-
     def enqueue(self, actor: str) -> EnqueueJob:
-        return EnqueueJob(
-            jobs=SimRepository(self),
-            publisher=SimPublisher(self),
-            retries=self.store(),
-            clock=self.clock,
-            sleeper=self.clock,
-            ids=FakeIds(actor),
-            metrics=self.metrics,
-            rng=seeded(0),
-            settings=EnqueueSettings(send_policy=SEND_POLICY, deadline_margin=MARGIN, retry_after_s=1),
-        )
+        return WIRING.build(WIRING.container.enqueue_job, EnqueueJob, self, actor)
 
     def worker(self, actor: str = "drain") -> ProcessJobMessage:
-        return self.worker_class(
-            jobs=SimRepository(self),
-            retries=self.store(),
-            clock=self.clock,
-            ids=FakeIds(actor),
-            step=self.step,
-            metrics=self.metrics,
-            settings=WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN),
-        )
+        return WIRING.build(WIRING.container.process_job_message, ProcessJobMessage, self, actor)
 
     def reconciler(self, grace: timedelta = GRACE) -> ReconcileStuckJobs:
-        return ReconcileStuckJobs(
-            jobs=SimRepository(self),
-            retries=self.store(),
-            clock=self.clock,
-            metrics=self.metrics,
-            settings=ReconcileSettings(grace=grace, message_retention=self.retention, batch_limit=10, margin=MARGIN),
-        )
+        return WIRING.build(WIRING.container.reconcile_stuck_jobs, ReconcileStuckJobs, self, "reconciler", grace)
 
     def step(self, job: Job, payload: dict[str, Any]) -> None:
         """The processing step: records its run; a crash may follow it."""
@@ -483,3 +458,62 @@ def _status(outcome: Outcome) -> tuple[int, bool]:
 
 
 __all__ = ["Faults", "World", "binding"]
+
+
+class Wiring:
+    """The production composition root, wiring the simulation's actors.
+
+    Built once per process: a container costs about a millisecond to build,
+    more than most schedules take. Its ports are overridden by providers that
+    read the world and the actor being wired, and each build resets the
+    singletons that hold them, so every actor gets its own use case, store
+    retrier and seeded random source, wired by the code that wires the
+    Lambda functions.
+    """
+
+    def __init__(self) -> None:
+        self.world: World | None = None
+        self.actor = ""
+        self.grace = GRACE
+        self.container = container = Container()
+        overrides: dict[providers.Provider[Any], providers.Provider[Any]] = {
+            container.jobs: providers.Callable(lambda: SimRepository(self._world())),
+            container.publisher: providers.Callable(lambda: SimPublisher(self._world())),
+            container.clock: providers.Callable(lambda: self._world().clock),
+            container.sleeper: providers.Callable(lambda: self._world().clock),
+            container.metrics: providers.Callable(lambda: self._world().metrics),
+            container.ids: providers.Callable(lambda: FakeIds(self.actor)),
+            container.rng: providers.Callable(seeded, 0),
+            container.job_step: providers.Callable(lambda: self._world().step),
+            container.store_policy: providers.Object(STORE_POLICY),
+            container.enqueue_settings: providers.Object(
+                EnqueueSettings(send_policy=SEND_POLICY, deadline_margin=MARGIN, retry_after_s=1)
+            ),
+            container.work_settings: providers.Object(WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN)),
+            container.reconcile_settings: providers.Callable(
+                lambda: ReconcileSettings(
+                    grace=self.grace, message_retention=self._world().retention, batch_limit=10, margin=MARGIN
+                )
+            ),
+        }
+        for provider, override in overrides.items():
+            provider.override(override)
+
+    def _world(self) -> World:
+        assert self.world is not None, "a port was built outside Wiring.build"
+        return self.world
+
+    def build(
+        self, use_case: providers.Singleton[Any], kind: type[T], world: World, actor: str, grace: timedelta = GRACE
+    ) -> T:
+        self.world, self.actor, self.grace = world, actor, grace
+        # Tests swap in a defective worker to show the exploration finds it.
+        self.container.process_job_message.set_provides(world.worker_class)
+        for singleton in (self.container.store_retries, use_case):
+            singleton.reset()
+        built = use_case()
+        assert isinstance(built, kind)
+        return built
+
+
+WIRING = Wiring()
