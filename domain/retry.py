@@ -3,20 +3,21 @@
 Pure: the caller passes the time and a random source, so the policy can be
 tested without I/O, with a fake clock and a seeded ``random.Random``.
 
-The ``backoff`` package does not run these retries: its decorators sleep
-with ``time.sleep`` and read the wall clock, and neither the Lambda
-deadline nor a simulated clock can reach into them (it serves the local
-deploy's polling instead).
+The schedule is ``backoff.expo``'s; ``backoff`` does not run the loop: its
+decorators sleep with ``time.sleep`` and read the wall clock, and neither
+the Lambda deadline nor a simulated clock can reach into them.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 import attrs
+import backoff
 
 from domain.failures import FailureKind, OutsideFailure
 from ports.runtime import Clock, Sleeper
@@ -39,6 +40,10 @@ class GiveUp:
 Decision = Retry | GiveUp
 
 
+# The settings are whole milliseconds.
+LEAST_BASE_DELAY_S = 0.001
+
+
 @attrs.frozen
 class RetryPolicy:
     max_attempts: int
@@ -53,6 +58,10 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
         if not 0 <= self.base_delay_s <= self.max_delay_s:
             raise ValueError("need 0 <= base_delay_s <= max_delay_s")
+        if 0 < self.base_delay_s < LEAST_BASE_DELAY_S:
+            # Doubling from below it, the schedule would leave float's range
+            # before it reached a cap.
+            raise ValueError("base_delay_s must be 0 or at least 1 ms")
         if self.attempt_timeout_s <= 0:
             raise ValueError("attempt_timeout_s must be positive")
 
@@ -60,9 +69,13 @@ class RetryPolicy:
         return now + timedelta(seconds=self.attempt_timeout_s) <= deadline
 
     def ceiling_s(self, attempt: int) -> float:
-        """The backoff cap after the given (1-based) failed attempt."""
-        # Capped exponent: 2**attempt overflows float well before this matters.
-        return min(self.max_delay_s, self.base_delay_s * float(2 ** min(attempt - 1, 62)))
+        """The backoff cap after the given (1-based) failed attempt: the
+        attempt-th wait of ``backoff.expo``, which doubles from the base and
+        stays at the cap once it gets there."""
+        if self.base_delay_s == 0:
+            return 0.0  # zero never gets to the cap: its doubling would overflow
+        waits = backoff.expo(factor=self.base_delay_s, max_value=self.max_delay_s)
+        return float(next(itertools.islice(waits, attempt, None)))  # wait 0 only primes the generator
 
     def after_failure(
         self,

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
-    "domain": {"attrs", "domain", "ports"},
+    "domain": {"attrs", "backoff", "domain", "ports"},
     "ports": {"attrs", "domain", "ports"},
     "adapters": {"attrs", "boto3", "botocore", "domain", "ports", "adapters"},
 }

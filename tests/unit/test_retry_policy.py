@@ -20,7 +20,7 @@ policies = st.builds(
         max_attempts=attempts, base_delay_s=base, max_delay_s=base + spread, attempt_timeout_s=timeout
     ),
     st.integers(1, 10),
-    st.floats(0, 2),
+    st.just(0.0) | st.floats(0.001, 2),
     st.floats(0, 5),
     st.floats(0.01, 5),
 )
@@ -110,6 +110,8 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
 
     assert ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
     assert policy.ceiling_s(10_000) == 1.0  # no overflow however many attempts
+    assert attrs.evolve(policy, base_delay_s=0.0).ceiling_s(10_000) == 0.0
+    assert attrs.evolve(policy, base_delay_s=0.001, max_delay_s=1e300).ceiling_s(10_000) == 1e300
 
 
 @pytest.mark.parametrize(
@@ -118,6 +120,7 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
         {"max_attempts": 0},
         {"base_delay_s": -0.1},
         {"base_delay_s": 2.0, "max_delay_s": 1.0},
+        {"base_delay_s": 0.0009},
         {"attempt_timeout_s": 0},
     ],
 )
