@@ -56,8 +56,6 @@ class Watch(enum.StrEnum):
 class IllegalTransition(Exception):
     def __init__(self, job: Job, target: JobStatus, why: str | None = None) -> None:
         super().__init__(f"job {job.job_id}: {why or f'{job.status.value} -> {target.value} is not allowed'}")
-        self.job = job
-        self.target = target
 
 
 @attrs.frozen

@@ -4,6 +4,9 @@ Each scenario names its actors, the faults they meet (scripted on chosen
 calls, or any fault on any call up to the scenario's budget) and the clock
 jumps that may fall between any two steps. ``make test`` explores each one
 exhaustively; ``make prove`` explores bigger worlds (``tests/simulation/prove.py``).
+
+A deliberate table: the scenarios look alike because each is a row, one
+world, written out whole so that it reads as the issue's catalogue does.
 """
 
 from __future__ import annotations

@@ -318,6 +318,31 @@ def test_a_reconciler_undercutting_a_live_invocation_turns_its_answer_into_a_503
     assert live_messages(world) == []
 
 
+def test_a_confirmation_losing_to_another_episode_is_a_500_that_names_no_failure_of_its_own(
+    world: World, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.enqueue")
+
+    def another_episode() -> None:  # a same-key retry took the job over after our lease
+        job = world.jobs.jobs["job-0001"]
+        world.jobs.jobs["job-0001"] = attrs.evolve(job, enqueue_id="enq-other", version=job.version + 1)
+
+    world.jobs.fail("save", Meanwhile(another_episode))  # just before the confirmation
+
+    outcome = world.submit()
+
+    assert outcome == Unsettled(
+        "job-0001",
+        LastError("Superseded", FailureKind.AMBIGUOUS, "the job was moved by another actor", world.clock.now()),
+    )
+    assert [(level, message) for level, message, _ in log.of()] == [
+        ("INFO", "send attempt succeeded"),
+        ("ERROR", "send not confirmed: job moved"),
+    ]
+    assert log.of("found")[-1][2] == {"found": "QUEUED"}
+    assert world.jobs.jobs["job-0001"].enqueue_id == "enq-other"
+
+
 class TestEveryRollbackPath:
     """Each way a rollback ends: the answer, the counters, and the one log
     record an operator reads, exactly (the logs are how a 500 is debugged)."""

@@ -117,3 +117,16 @@ def test_a_lease_ends_at_its_moment_and_no_lease_is_an_ended_one() -> None:
     assert not job.lease_expired(EPOCH - timedelta(microseconds=1))
     assert job.lease_expired(EPOCH)
     assert attrs.evolve(job, lease_until=None).lease_expired(EPOCH - timedelta(days=1))
+
+
+def test_a_final_job_holds_no_timer() -> None:
+    confirmed = queued().sent(attempts=1, at=EPOCH)
+    claimed = confirmed.processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
+    finals = [
+        queued().failed(error=ERROR, at=EPOCH),
+        confirmed.failed(error=ERROR, at=EPOCH),
+        claimed.failed(error=ERROR, at=EPOCH),
+        claimed.succeeded(at=EPOCH),
+    ]
+    for final in finals:
+        assert [final.unconfirmed_since, final.lease_until, final.sent_at, final.claim_until] == [None] * 4

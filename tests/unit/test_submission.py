@@ -46,3 +46,4 @@ def test_a_refusal_for_the_content_is_not_one_for_the_size() -> None:
     with pytest.raises(InvalidSubmission) as refused:
         Submission(job_type="bad type", payload={}, correlation_id="c", caller="c")
     assert not refused.value.too_large and refused.value.detail.startswith("type must be")
+    assert str(refused.value) == refused.value.detail

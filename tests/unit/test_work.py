@@ -139,6 +139,25 @@ def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the
     ) in log.of("job_id", "enqueue_id", "claims", "found")
 
 
+def test_a_completion_that_finds_the_job_gone_calls_the_message_stale(
+    worker: Worker, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
+    worker.queued()
+
+    def deleted(job: Job, payload: dict[str, Any]) -> None:  # by an operator: in-flight jobs never expire
+        del worker.jobs.jobs["j"]
+
+    vanishing = Worker(RecordingStep(), step=deleted)
+    vanishing.jobs.jobs = worker.jobs.jobs
+    assert vanishing.deliver() is WorkResult.STALE
+    assert (
+        "ERROR",
+        "job moved while being processed",
+        {"job_id": "j", "found": None},
+    ) in log.of("job_id", "found")
+
+
 def test_a_completion_that_finds_the_job_final_acknowledges(worker: Worker) -> None:
     worker.queued()
 
@@ -174,12 +193,25 @@ def test_a_store_that_cannot_answer_asks_for_the_message_again(worker: Worker) -
 
 
 @pytest.mark.parametrize(
-    "body",
-    ["", "not json", "[]", '{"job_id": "j"}', '{"job_id": 1, "enqueue_id": "e", "payload": {}, "correlation_id": "c"}'],
+    ("body", "why"),
+    [
+        ("", "JSONDecodeError"),
+        ("not json", "JSONDecodeError"),
+        ("[]", "TypeError"),
+        ('{"job_id": "j"}', "KeyError"),
+        ('{"job_id": 1, "enqueue_id": "e", "payload": {}, "correlation_id": "c"}', "ids must be strings"),
+    ],
 )
-def test_a_body_that_is_not_a_job_message_is_refused(body: str) -> None:
-    with pytest.raises(MalformedMessage):
+def test_a_body_that_is_not_a_job_message_is_refused_saying_why(body: str, why: str) -> None:
+    with pytest.raises(MalformedMessage) as caught:
         IncomingMessage.parse(body)
+    assert str(caught.value) == f"not a job message: {why}"
+
+
+def test_a_job_message_is_read_whole() -> None:
+    body = '{"job_id": "j", "enqueue_id": "e", "payload": {"n": [1]}, "correlation_id": "c", "submitted_at": "t"}'
+
+    assert IncomingMessage.parse(body) == IncomingMessage("j", "e", {"n": [1]}, "c")
 
 
 def test_its_own_ambiguous_claim_that_landed_is_recognised_and_processed(worker: Worker) -> None:

@@ -1,0 +1,63 @@
+"""What a store call that gave up reports: a write that may have landed is
+never reported as one that surely did not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from domain.failures import FailureKind
+from domain.retry import RetryPolicy, seeded
+from domain.store_retries import StoreRetries
+from ports.repository import StoreFailed
+from tests.fakes import FakeClock
+
+POLICY = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, attempt_timeout_s=1)
+
+
+def failing(*failures: StoreFailed) -> tuple[StoreRetries, Iterator[StoreFailed], FakeClock]:
+    clock = FakeClock()
+    return StoreRetries(POLICY, clock, clock, seeded(1)), iter(failures), clock
+
+
+def give_up(*failures: StoreFailed) -> StoreFailed:
+    retries, script, clock = failing(*failures)
+
+    def call() -> None:
+        raise next(script)
+
+    with pytest.raises(StoreFailed) as caught:
+        retries.run(call, clock.now() + timedelta(seconds=10))
+    return caught.value
+
+
+def test_a_throttled_give_up_after_an_ambiguous_attempt_says_the_write_may_have_landed() -> None:
+    reported = give_up(
+        StoreFailed(FailureKind.AMBIGUOUS, "InternalServerError", "boom", http_status=500, request_id="r1"),
+        StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down", http_status=400, request_id="r2"),
+    )
+
+    assert reported.kind is FailureKind.AMBIGUOUS
+    assert (reported.code, reported.message, reported.http_status, reported.request_id) == (
+        "ThrottlingException",
+        "slow down (an earlier attempt may have been applied)",
+        400,
+        "r2",
+    )
+
+
+def test_a_give_up_where_nothing_may_have_landed_reports_the_last_failure_itself() -> None:
+    last = StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down", http_status=400, request_id="r2")
+
+    assert give_up(StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down"), last) is last
+
+
+def test_no_room_for_an_attempt_is_a_deadline_failure() -> None:
+    retries, _, clock = failing()
+
+    with pytest.raises(StoreFailed) as caught:
+        retries.run(lambda: None, clock.now() + timedelta(seconds=0.5))
+
+    assert (caught.value.kind, caught.value.code) == (FailureKind.DEADLINE, "DeadlineReached")
