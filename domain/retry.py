@@ -112,7 +112,7 @@ class GaveUp(Exception):
     ``last`` is None if none had been made at all."""
 
     def __init__(self, last: OutsideFailure | None, attempts: int, reason: str, *, started: bool) -> None:
-        super().__init__(f"gave up after {attempts} attempts: {reason}")
+        super().__init__(f"gave up: {reason} (attempts made: {attempts})")
         self.last = last
         self.attempts = attempts
         self.reason = reason

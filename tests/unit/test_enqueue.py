@@ -245,9 +245,14 @@ class TestIdempotencyKey:
         world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
         world.submit(key="k1")
         world.clock.advance(60)
+        taken_over_at = world.clock.now()
 
         assert world.submit(key="k1") == Accepted(K1)
         assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
+        # Why the first episode ended stays on the job; only the send that went through counts.
+        job = world.jobs.jobs[K1]
+        assert job.last_error == abandoned(taken_over_at, "a retry of the request")
+        assert job.attempts == 1
 
 
 def _worker_takes(world: World) -> Meanwhile:

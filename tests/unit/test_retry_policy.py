@@ -217,3 +217,4 @@ def test_a_sleep_that_ends_too_late_for_the_next_attempt_is_told_to_the_hook() -
 
     assert [(a.attempt, type(a.decision).__name__) for a in heard] == [(1, "Retry"), (1, "GiveUp")]
     assert heard[-1].decision == GiveUp("deadline") and not caught.value.started
+    assert str(caught.value) == "gave up: deadline (attempts made: 1)"

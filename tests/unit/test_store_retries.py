@@ -46,6 +46,7 @@ def test_a_throttled_give_up_after_an_ambiguous_attempt_says_the_write_may_have_
         400,
         "r2",
     )
+    assert str(reported) == "ThrottlingException (ambiguous): slow down (an earlier attempt may have been applied)"
 
 
 def test_a_give_up_where_nothing_may_have_landed_reports_the_last_failure_itself() -> None:
