@@ -28,12 +28,12 @@ from domain.outcomes import (
     Unavailable,
     Unsettled,
 )
-from domain.retry import Attempted, GaveUp, GiveUp, RandomSource, Retrier, Retry, RetryPolicy
+from domain.retry import Attempted, GaveUp, GiveUp, Retrier, Retry
 from domain.store_retries import StoreRetries
 from domain.submission import Submission
 from ports.publisher import JobPublisher, OutgoingMessage, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository, StoreFailed
-from ports.runtime import Clock, IdSource, Metrics, Sleeper
+from ports.runtime import Clock, IdSource, Metrics
 
 log = logging.getLogger("jobs.enqueue")
 
@@ -68,7 +68,6 @@ class Answered(Exception):
 
 @attrs.frozen
 class EnqueueSettings:
-    send_policy: RetryPolicy
     deadline_margin: timedelta
     retry_after_s: int
 
@@ -80,21 +79,20 @@ class EnqueueJob:
         jobs: JobRepository,
         publisher: JobPublisher,
         retries: StoreRetries,
+        sends: Retrier,
         clock: Clock,
-        sleeper: Sleeper,
         ids: IdSource,
         metrics: Metrics,
-        rng: RandomSource,
         settings: EnqueueSettings,
     ) -> None:
         self._jobs = jobs
         self._publisher = publisher
         self._retries = retries
+        self._sends = sends
         self._clock = clock
         self._ids = ids
         self._metrics = metrics
         self._settings = settings
-        self._sends = Retrier(settings.send_policy, clock, sleeper, rng)
 
     def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
         budget = Budget.ending(deadline, self._settings.deadline_margin)

@@ -26,7 +26,7 @@ from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.job import Retention
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
-from domain.retry import RetryPolicy
+from domain.retry import Retrier, RetryPolicy
 from domain.store_retries import StoreRetries
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
@@ -100,11 +100,10 @@ class Container(containers.DeclarativeContainer):
     # The use cases' settings, each a provider of its own: tests on fakes
     # override these, not the wiring below.
     store_policy = providers.Callable(_store_policy, settings)
+    send_policy = providers.Callable(_send_policy, settings)
     enqueue_settings = providers.Callable(
         lambda settings: EnqueueSettings(
-            send_policy=_send_policy(settings),
-            deadline_margin=settings.deadline_margin,
-            retry_after_s=settings.retry_after_s,
+            deadline_margin=settings.deadline_margin, retry_after_s=settings.retry_after_s
         ),
         settings,
     )
@@ -123,16 +122,16 @@ class Container(containers.DeclarativeContainer):
     )
 
     store_retries = providers.Singleton(StoreRetries, policy=store_policy, clock=clock, sleeper=sleeper, rng=rng)
+    send_retrier = providers.Singleton(Retrier, policy=send_policy, clock=clock, sleeper=sleeper, rng=rng)
     enqueue_job = providers.Singleton(
         EnqueueJob,
         jobs=jobs,
         publisher=publisher,
         retries=store_retries,
+        sends=send_retrier,
         clock=clock,
-        sleeper=sleeper,
         ids=ids,
         metrics=metrics,
-        rng=rng,
         settings=enqueue_settings,
     )
 

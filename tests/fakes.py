@@ -305,9 +305,8 @@ class OnFakes:
             container.ids: self.ids,
             container.metrics: self.metrics,
             container.store_policy: self.store_policy,
-            container.enqueue_settings: EnqueueSettings(
-                send_policy=self.send_policy, deadline_margin=self.margin, retry_after_s=1
-            ),
+            container.send_policy: self.send_policy,
+            container.enqueue_settings: EnqueueSettings(deadline_margin=self.margin, retry_after_s=1),
         }
         for provider, fake in overrides.items():
             provider.override(providers.Object(fake))

@@ -466,8 +466,8 @@ class Wiring:
     Built once per process: a container costs about a millisecond to build,
     more than most schedules take. Its ports are overridden by providers that
     read the world and the actor being wired, and each build resets the
-    singletons that hold them, so every actor gets its own use case, store
-    retrier and seeded random source, wired by the code that wires the
+    singletons that hold them, so every actor gets its own use case, retriers
+    and seeded random source, wired by the code that wires the
     Lambda functions.
     """
 
@@ -486,9 +486,8 @@ class Wiring:
             container.rng: providers.Callable(seeded, 0),
             container.job_step: providers.Callable(lambda: self._world().step),
             container.store_policy: providers.Object(STORE_POLICY),
-            container.enqueue_settings: providers.Object(
-                EnqueueSettings(send_policy=SEND_POLICY, deadline_margin=MARGIN, retry_after_s=1)
-            ),
+            container.send_policy: providers.Object(SEND_POLICY),
+            container.enqueue_settings: providers.Object(EnqueueSettings(deadline_margin=MARGIN, retry_after_s=1)),
             container.work_settings: providers.Object(WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN)),
             container.reconcile_settings: providers.Callable(
                 lambda: ReconcileSettings(
@@ -509,7 +508,7 @@ class Wiring:
         self.world, self.actor, self.grace = world, actor, grace
         # Tests swap in a defective worker to show the exploration finds it.
         self.container.process_job_message.set_provides(world.worker_class)
-        for singleton in (self.container.store_retries, use_case):
+        for singleton in (self.container.store_retries, self.container.send_retrier, use_case):
             singleton.reset()
         built = use_case()
         assert isinstance(built, kind)

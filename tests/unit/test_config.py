@@ -132,7 +132,8 @@ def test_the_container_derives_each_use_cases_settings_from_its_own_variables() 
     container.settings.override(providers.Object(settings))
 
     assert container.store_policy() == RetryPolicy(5, 0.007, 0.07, 1.5)
-    assert container.enqueue_settings() == EnqueueSettings(RetryPolicy(4, 0.02, 2.5, 3.0), timedelta(seconds=4), 3)
+    assert container.send_policy() == RetryPolicy(4, 0.02, 2.5, 3.0)
+    assert container.enqueue_settings() == EnqueueSettings(timedelta(seconds=4), 3)
     assert container.reconcile_settings() == ReconcileSettings(
         grace=timedelta(seconds=600),
         message_retention=timedelta(seconds=345_600),
