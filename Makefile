@@ -36,11 +36,13 @@ test-long: $(STAMP)
 prove: $(STAMP)
 	$(PY) -m tests.simulation.prove
 
-## mutation: mutmut over domain/ with the unit, property and simulation suites; counts killed and surviving mutants, lists survivors
+## mutation: mutmut over domain/ with the unit, property and simulation suites; lists the survivors and prints the score
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[mutation]'
 	$(PY) -m mutmut run
 	$(PY) -m mutmut results
+	$(PY) -m mutmut export-cicd-stats
+	$(PY) -m tests.mutation_score
 
 ## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
 bench: $(STAMP)

@@ -1,0 +1,24 @@
+"""The score ``make mutation`` prints, computed as mutmut's own badge does:
+caught (killed or timed out) over every mutant not skipped. A survivor and
+a mutant that no test reaches both count against it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STATS = Path("mutants/mutmut-cicd-stats.json")  # written by `mutmut export-cicd-stats`
+
+
+def main() -> None:
+    stats = json.loads(STATS.read_text())
+    tested = stats["total"] - stats["skipped"]
+    caught = stats["killed"] + stats["timeout"]
+    print(
+        f"mutation score over domain/: {caught} of {tested} mutants caught ({caught / tested:.1%}); "
+        f"{stats['survived']} survived, {stats['no_tests']} reached by no test"
+    )
+
+
+if __name__ == "__main__":
+    main()
