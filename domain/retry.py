@@ -11,6 +11,7 @@ the Lambda deadline nor a simulated clock can reach into them.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -56,11 +57,11 @@ class RetryPolicy:
     def __attrs_post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if not 0 <= self.base_delay_s <= self.max_delay_s:
-            raise ValueError("need 0 <= base_delay_s <= max_delay_s")
+        if not 0 <= self.base_delay_s <= self.max_delay_s < math.inf:
+            raise ValueError("need 0 <= base_delay_s <= max_delay_s, a finite cap")
         if 0 < self.base_delay_s < LEAST_BASE_DELAY_S:
-            # Doubling from below it, the schedule would leave float's range
-            # before it reached a cap.
+            # The settings' unit. From a subnormal base, the doubling would
+            # leave float's range before it got to the cap.
             raise ValueError("base_delay_s must be 0 or at least 1 ms")
         if self.attempt_timeout_s <= 0:
             raise ValueError("attempt_timeout_s must be positive")

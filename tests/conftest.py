@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,16 +8,6 @@ import pytest
 
 from tests.property.stats import STATS
 from tests.simulation.figures import FIGURES
-
-# Under mutmut, the suites that kill most mutants soonest run first (it
-# stops at the first failure): unit tests take milliseconds, explorations
-# seconds.
-SUITE_ORDER = ("tests/unit/", "tests/property/", "tests/simulation/")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("MUTANT_UNDER_TEST"):
-        items.sort(key=lambda item: next((n for n, suite in enumerate(SUITE_ORDER) if suite in item.nodeid), 0))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

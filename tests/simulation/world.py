@@ -457,17 +457,14 @@ def _status(outcome: Outcome) -> tuple[int, bool]:
     raise AssertionError(f"unmapped outcome {outcome!r}")
 
 
-__all__ = ["Faults", "World", "binding"]
-
-
 class Wiring:
     """The production composition root, wiring the simulation's actors.
 
     Built once per process: a container costs about a millisecond to build,
     more than most schedules take. Its ports are overridden by providers that
-    read the world and the actor being wired, and each build resets the
-    singletons that hold them, so every actor gets its own use case, retriers
-    and seeded random source, wired by the code that wires the
+    read the world and the actor being wired, and each build resets every
+    singleton in the use case's graph, so every actor gets its own use case,
+    retriers and seeded random source, wired by the code that wires the
     Lambda functions.
     """
 
@@ -497,6 +494,11 @@ class Wiring:
         }
         for provider, override in overrides.items():
             provider.override(override)
+        # Found once: walking the graph costs more than a build.
+        self._singletons = {
+            use_case: [p for p in use_case.traverse(types=[providers.Singleton]) if not p.overridden] + [use_case]
+            for use_case in (container.enqueue_job, container.process_job_message, container.reconcile_stuck_jobs)
+        }
 
     def _world(self) -> World:
         assert self.world is not None, "a port was built outside Wiring.build"
@@ -506,13 +508,18 @@ class Wiring:
         self, use_case: providers.Singleton[Any], kind: type[T], world: World, actor: str, grace: timedelta = GRACE
     ) -> T:
         self.world, self.actor, self.grace = world, actor, grace
-        # Tests swap in a defective worker to show the exploration finds it.
-        self.container.process_job_message.set_provides(world.worker_class)
-        for singleton in (self.container.store_retries, self.container.send_retrier, use_case):
-            singleton.reset()
-        built = use_case()
+        try:
+            # Tests swap in a defective worker to show the exploration finds it.
+            self.container.process_job_message.set_provides(world.worker_class)
+            for singleton in self._singletons[use_case]:
+                singleton.reset()
+            built = use_case()
+        finally:
+            self.world = None
         assert isinstance(built, kind)
         return built
 
 
 WIRING = Wiring()
+
+__all__ = ["WIRING", "Faults", "World", "binding"]

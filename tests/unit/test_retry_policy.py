@@ -109,7 +109,7 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
     ceilings = [policy.ceiling_s(attempt) for attempt in range(1, 7)]
 
     assert ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
-    assert policy.ceiling_s(10_000) == 1.0  # no overflow however many attempts
+    assert policy.ceiling_s(10_000) == 1.0  # held at the cap however many attempts
     assert attrs.evolve(policy, base_delay_s=0.0).ceiling_s(10_000) == 0.0
     assert attrs.evolve(policy, base_delay_s=0.001, max_delay_s=1e300).ceiling_s(10_000) == 1e300
 
@@ -121,6 +121,7 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
         {"base_delay_s": -0.1},
         {"base_delay_s": 2.0, "max_delay_s": 1.0},
         {"base_delay_s": 0.0009},
+        {"max_delay_s": float("inf")},
         {"attempt_timeout_s": 0},
     ],
 )

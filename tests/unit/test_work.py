@@ -143,13 +143,12 @@ def test_a_completion_that_finds_the_job_gone_calls_the_message_stale(
     worker: Worker, log_of: Callable[[str], Records]
 ) -> None:
     log = log_of("jobs.worker")
-    worker.queued()
 
     def deleted(job: Job, payload: dict[str, Any]) -> None:  # by an operator: in-flight jobs never expire
-        del worker.jobs.jobs["j"]
+        del vanishing.jobs.jobs["j"]
 
-    vanishing = Worker(RecordingStep(), step=deleted)
-    vanishing.jobs.jobs = worker.jobs.jobs
+    vanishing = Worker(step=deleted)
+    vanishing.queued()
     assert vanishing.deliver() is WorkResult.STALE
     assert (
         "ERROR",
