@@ -15,7 +15,8 @@ def main() -> None:
     tested = stats["total"] - stats["skipped"]
     caught = stats["killed"] + stats["timeout"]
     print(
-        f"mutation score over domain/: {caught} of {tested} mutants caught ({caught / tested:.1%}); "
+        f"mutation score over domain/: {caught} of {tested} mutants caught ({caught / tested:.1%}: "
+        f"{stats['killed']} killed, {stats['timeout']} timed out); "
         f"{stats['survived']} survived, {stats['no_tests']} reached by no test"
     )
 
