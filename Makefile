@@ -39,7 +39,7 @@ prove: $(STAMP)
 ## mutation: mutmut over domain/ with the unit, property and simulation suites; lists the survivors and prints the score
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[mutation]'
-	$(PY) -m mutmut run
+	CONSISTENCY_EXAMPLES=100 API_FUZZ_EXAMPLES=100 $(PY) -m mutmut run
 	$(PY) -m mutmut results
 	$(PY) -m mutmut export-cicd-stats
 	$(PY) -m tests.mutation_score

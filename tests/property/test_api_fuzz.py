@@ -1,11 +1,14 @@
 """Hypothesis-generated API Gateway events against the API handler: never
 an unhandled exception, always a well-formed answer, and a 4xx writes
-nothing."""
+nothing.
+
+API_FUZZ_EXAMPLES sets the number of events (600 by default)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +20,7 @@ from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
 from tests.fakes import FakeJobPublisher, FakeJobRepository, FakeMetrics, OnFakes
 
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "600"))
 MAX_BODY = 2048
 STATUSES = {200, 202, 400, 404, 405, 409, 413, 415, 422, 500, 503}
 
@@ -98,7 +102,7 @@ def build() -> tuple[JobsApi, FakeJobRepository, FakeJobPublisher]:
     return api, fakes.jobs, fakes.queue
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events() | near_valid_submissions())
 def test_any_event_gets_a_well_formed_answer_and_a_4xx_writes_nothing(request: Any) -> None:
     api, jobs, queue = build()
