@@ -25,11 +25,12 @@ class World(OnFakes):
         payload: dict[str, object] | None = None,
         seconds: float = 30,
         caller: str = CALLER,
+        correlation_id: str = "corr-1",
     ) -> Outcome:
         submission = Submission(
             job_type="resize",
             payload={"n": 1} if payload is None else payload,
-            correlation_id="corr-1",
+            correlation_id=correlation_id,
             caller=caller,
             idempotency_key=key,
         )

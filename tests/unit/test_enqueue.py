@@ -4,10 +4,12 @@ outcome, and the Idempotency-Key rules."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import attrs
 import pytest
 
+from domain.enqueue import LEASE_SKEW
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
@@ -76,11 +78,11 @@ def test_a_permanent_failure_is_sent_once_and_gives_a_settled_500(world: World) 
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Failed)
     assert world.queue.calls == 1
     job = world.jobs.jobs["job-0001"]
     assert job.status is JobStatus.PENDING
     assert job.last_error is not None and job.last_error.code == "AWS.SimpleQueueService.NonExistentQueue"
+    assert outcome == Failed("job-0001", job.last_error)
     assert world.metrics.counts["PermanentFailures"] == 1
 
 
@@ -100,8 +102,9 @@ def test_sqs_refusing_the_content_rolls_back_and_answers_4xx(world: World) -> No
 
     outcome = world.submit()
 
-    assert isinstance(outcome, ContentRejected) and outcome.too_large
-    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+    job = world.jobs.jobs["job-0001"]
+    assert job.status is JobStatus.PENDING and job.last_error is not None
+    assert outcome == ContentRejected("job-0001", job.last_error, too_large=True)
 
 
 def test_no_attempt_or_sleep_starts_that_cannot_end_before_the_deadline(world: World) -> None:
@@ -251,8 +254,105 @@ class TestIdempotencyKey:
         assert len(live_messages(world)) == 1 and live_messages(world) != ["enq-0001"]
         # Why the first episode ended stays on the job; only the send that went through counts.
         job = world.jobs.jobs[K1]
-        assert job.last_error == abandoned(taken_over_at, "a retry of the request")
+        assert job.last_error == LastError(
+            "Abandoned",
+            FailureKind.AMBIGUOUS,
+            "left QUEUED without a confirmed send; settled by a retry of the request",
+            taken_over_at,
+        )
         assert job.attempts == 1
+
+
+def _abandoned_first_request(world: World) -> None:
+    """A keyed request whose sends and rollback all failed, its lease now over."""
+    world.queue.fail(*[UNAVAILABLE] * 4)
+    world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+    world.submit(key="k1")
+    world.clock.advance(60)
+
+
+class TestTakeOver:
+    """A same-key retry taking over an abandoned episode: each way its one
+    conditional write can end."""
+
+    def test_the_job_is_re_driven_for_the_retry(self, world: World, log_of: Callable[[str], Records]) -> None:
+        log = log_of("jobs.enqueue")
+        _abandoned_first_request(world)
+        at_send = []
+        world.queue.fail(Meanwhile(lambda: at_send.append(world.jobs.jobs[K1])))
+        deadline = world.deadline()
+
+        assert world.submit(key="k1", correlation_id="corr-2") == Accepted(K1)
+
+        requeued = at_send[0]
+        assert (requeued.status, requeued.enqueue_id, requeued.correlation_id) == (
+            JobStatus.QUEUED,
+            "enq-0003",
+            "corr-2",
+        )
+        assert requeued.lease_until == deadline + LEASE_SKEW
+        assert (
+            "INFO",
+            "job re-driven",
+            {"job_id": K1, "enqueue_id": "enq-0003", "correlation_id": "corr-2", "previous_status": "QUEUED"},
+        ) in log.of("job_id", "enqueue_id", "correlation_id", "previous_status")
+
+    def test_its_own_write_that_landed_unseen_goes_on_to_the_send(self, world: World) -> None:
+        _abandoned_first_request(world)
+        world.jobs.fail("save", Lost(store_failure(FailureKind.AMBIGUOUS)))
+
+        assert world.submit(key="k1") == Accepted(K1)
+        assert live_messages(world) == ["enq-0003"]
+
+    @pytest.mark.parametrize("other", ["in flight", "accepted", "settled by the reconciler"])
+    def test_losing_to_another_actor_answers_for_what_it_made_of_the_job(self, world: World, other: str) -> None:
+        _abandoned_first_request(world)
+
+        def another_actor() -> None:
+            job, now = world.jobs.jobs[K1], world.clock.now()
+            taken = job.rolled_back(error=abandoned(now, "another retry"), attempts=0, at=now).queued(
+                enqueue_id="enq-other", correlation_id="corr-other", at=now, lease_until=now + timedelta(seconds=30)
+            )
+            made = {
+                "in flight": taken,
+                "accepted": taken.sent(attempts=1, at=now),
+                "settled by the reconciler": job.rolled_back(
+                    error=abandoned(now, "the reconciler"), attempts=0, at=now
+                ),
+            }
+            world.jobs.jobs[K1] = made[other]
+
+        world.jobs.fail("save", Meanwhile(another_actor))
+
+        expected = {
+            "in flight": InFlight(K1),
+            "accepted": Accepted(K1, replayed=True),
+            "settled by the reconciler": InFlight(K1),  # PENDING again: the client may retry
+        }
+        assert world.submit(key="k1") == expected[other]
+        assert world.queue.calls == 4  # only the first request's sends
+
+    def test_a_write_that_fails_is_a_500_for_the_job_left_queued(self, world: World) -> None:
+        _abandoned_first_request(world)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED, "ThrottlingException")] * 3)
+
+        outcome = world.submit(key="k1")
+
+        assert isinstance(outcome, Unsettled) and outcome == Unsettled(K1, outcome.error)
+        assert outcome.error.code == "ThrottlingException"
+
+
+def test_a_confirmation_that_finds_the_job_gone_is_a_500(world: World, log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.enqueue")
+    world.jobs.fail("save", Meanwhile(lambda: world.jobs.jobs.clear()))  # deleted by hand mid-send
+
+    outcome = world.submit()
+
+    assert outcome == Unsettled(
+        "job-0001",
+        LastError("Superseded", FailureKind.AMBIGUOUS, "the job was moved by another actor", world.clock.now()),
+    )
+    assert log.of()[-1][:2] == ("ERROR", "send not confirmed: job moved")
 
 
 def _worker_takes(world: World) -> Meanwhile:

@@ -45,6 +45,7 @@ def test_rollback_returns_to_pending_and_drops_the_fencing_token() -> None:
     job = queued().rolled_back(error=ERROR, attempts=2, at=EPOCH)
     assert job.status is JobStatus.PENDING
     assert (job.enqueue_id, job.unconfirmed_since, job.last_error, job.attempts) == (None, None, ERROR, 2)
+    assert job.lease_until is None  # PENDING is nobody's
 
 
 def test_the_worker_keeps_the_enqueue_id_so_a_late_producer_recognises_it() -> None:

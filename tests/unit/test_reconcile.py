@@ -96,6 +96,60 @@ def test_work_per_run_is_bounded_and_a_second_run_goes_on_where_it_stopped() -> 
 
     assert [reconciler().settled for _ in range(4)] == [2, 2, 1, 0]
     assert all(job.status is JobStatus.PENDING for job in reconciler.jobs.jobs.values())
+    assert reconciler.metrics.counts["JobsReconciled"] == 5
+
+
+def test_a_run_that_starts_at_its_deadline_reads_nothing(reconciler: ReconcilerOnFakes) -> None:
+    reconciler.stuck("a")
+    reconciler.clock.advance(301)
+
+    assert reconciler.run(reconciler.clock.now() + timedelta(seconds=2)) == ReconcileReport()  # the margin is 2 s
+    assert reconciler.jobs.calls["find_due"] == 0
+
+
+def test_time_running_out_mid_batch_leaves_the_rest_for_the_next_run(
+    reconciler: ReconcilerOnFakes, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.reconcile")
+    for name in "abc":
+        reconciler.stuck(name)
+    reconciler.clock.advance(301)
+    end = reconciler.clock.now() + timedelta(seconds=60)
+    # The first settlement's write starts in time and lands exactly at the deadline.
+    reconciler.jobs.fail("save", Meanwhile(lambda: reconciler.clock.advance(58)))
+
+    report = reconciler.run(end)
+
+    assert report == ReconcileReport(found=3, settled=1, out_of_time=2)
+    assert [job.status for job in reconciler.jobs.jobs.values()] == [
+        JobStatus.PENDING,
+        JobStatus.QUEUED,
+        JobStatus.QUEUED,
+    ]
+    assert log.of("found", "settled", "out_of_time")[-1] == (
+        "INFO",
+        "reconciler run",
+        {"found": 3, "settled": 1, "out_of_time": 2},
+    )
+
+
+def test_a_settlement_retries_only_while_its_write_can_end_before_the_answer_reserve(
+    reconciler: ReconcilerOnFakes,
+) -> None:
+    reconciler.stuck("a")
+    reconciler.clock.advance(301)
+    end = reconciler.clock.now() + timedelta(seconds=60)
+
+    def slow_then_throttled() -> None:
+        # 1.55 s before the end: a retry's 1.5 s write would end 50 ms in
+        # (plus its backoff), past the 100 ms kept to answer.
+        reconciler.clock.advance(60 - 1.55)
+        raise store_failure(FailureKind.THROTTLED)
+
+    reconciler.jobs.fail("save", Meanwhile(slow_then_throttled))
+
+    assert reconciler.run(end) == ReconcileReport(found=1, failed=1)
+    assert reconciler.jobs.calls["save"] == 1
 
 
 def test_a_run_stops_when_its_time_is_up(reconciler: ReconcilerOnFakes) -> None:

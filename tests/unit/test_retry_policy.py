@@ -115,19 +115,20 @@ def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
 
 
 @pytest.mark.parametrize(
-    "settings",
+    ("settings", "why"),
     [
-        {"max_attempts": 0},
-        {"base_delay_s": -0.1},
-        {"base_delay_s": 2.0, "max_delay_s": 1.0},
-        {"base_delay_s": 0.0009},
-        {"max_delay_s": float("inf")},
-        {"attempt_timeout_s": 0},
+        ({"max_attempts": 0}, "max_attempts must be at least 1"),
+        ({"base_delay_s": -0.1}, "need 0 <= base_delay_s <= max_delay_s, a finite cap"),
+        ({"base_delay_s": 2.0, "max_delay_s": 1.0}, "need 0 <= base_delay_s <= max_delay_s, a finite cap"),
+        ({"max_delay_s": float("inf")}, "need 0 <= base_delay_s <= max_delay_s, a finite cap"),
+        ({"base_delay_s": 0.0009}, "base_delay_s must be 0 or at least 1 ms"),
+        ({"attempt_timeout_s": 0}, "attempt_timeout_s must be positive"),
     ],
 )
-def test_a_policy_that_cannot_work_is_refused(settings: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_a_policy_that_cannot_work_is_refused_saying_why(settings: dict[str, Any], why: str) -> None:
+    with pytest.raises(ValueError) as refused:
         attrs.evolve(RetryPolicy(1, 0.0, 1.0, 1.0), **settings)
+    assert str(refused.value) == why
 
 
 def test_the_least_policy_that_works_is_allowed() -> None:
