@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from domain.failures import FailureKind, LastError
@@ -180,6 +181,55 @@ def test_a_failing_step_marks_the_job_failed_with_its_error() -> None:
         "RuntimeError",
         FailureKind.PROCESSING,
     )
+
+
+def test_a_failing_step_is_logged_with_the_job_and_the_traceback(log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.worker")
+    worker = Worker(RecordingStep(RuntimeError("disk full")))
+    worker.queued()
+
+    worker.deliver()
+
+    [record] = [r for r in log.records if r.getMessage() == "processing step failed"]
+    assert (record.levelname, record.job_id, record.enqueue_id, record.claims) == ("ERROR", "j", "e1", 1)  # type: ignore[attr-defined]
+    assert record.exc_info is not None and str(record.exc_info[1]) == "disk full"
+
+
+def test_a_job_that_keeps_moving_under_every_claim_is_left_for_a_later_delivery(
+    worker: Worker, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
+    worker.queued()
+
+    def moved() -> None:  # someone else's write that leaves the message live
+        job = worker.jobs.jobs["j"]
+        worker.jobs.jobs["j"] = attrs.evolve(job, version=job.version + 1)
+
+    worker.jobs.fail("save", *[Meanwhile(moved)] * 3)
+
+    assert worker.deliver() is WorkResult.BUSY
+    assert worker.step.calls == []
+    assert log.of("job_id")[-1] == ("WARNING", "job kept moving; message left for a later delivery", {"job_id": "j"})
+    assert worker.metrics.counts["MessagesSkipped"] == 1
+
+
+def test_a_completion_retries_only_while_its_write_can_end_before_the_answer_reserve() -> None:
+    def slow(job: Job, payload: dict[str, Any]) -> None:
+        late.clock.advance(30 - 1.65)  # the completion's first 1.5 s attempt still ends 150 ms before the end
+
+    def slow_then_throttled() -> None:
+        # 1.55 s before the end: a retry's 1.5 s write would end 50 ms in
+        # (plus its backoff), past the 100 ms kept to answer.
+        late.clock.advance(0.1)
+        raise store_failure(FailureKind.THROTTLED)
+
+    late = Worker(step=slow)
+    late.queued()
+    late.jobs.fail("save", None, Meanwhile(slow_then_throttled))  # the claim goes through
+
+    with pytest.raises(StoreFailed):
+        late.deliver()
+    assert late.jobs.calls["save"] == 2
 
 
 def test_a_store_that_cannot_answer_asks_for_the_message_again(worker: Worker) -> None:
