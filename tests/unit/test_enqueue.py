@@ -263,6 +263,50 @@ class TestIdempotencyKey:
         assert job.attempts == 1
 
 
+def test_each_failed_send_attempt_is_logged_with_what_was_decided(
+    world: World, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.enqueue")
+    world.queue.fail(THROTTLED, MISSING_QUEUE)
+
+    world.submit()
+
+    fields = ("attempt", "code", "kind", "http_status", "sqs_request_id", "decision", "delay_ms", "reason")
+    failed = [entry for entry in log.of("job_id", "enqueue_id", *fields) if entry[1] == "send attempt failed"]
+    ids = {"job_id": "job-0001", "enqueue_id": "enq-0001"}
+    assert failed == [
+        (
+            "WARNING",
+            "send attempt failed",
+            {
+                **ids,
+                "attempt": 1,
+                "code": "RequestThrottled",
+                "kind": "throttled",
+                "http_status": 400,
+                "sqs_request_id": "req-injected",
+                "decision": "Retry",
+                "delay_ms": round(world.clock.slept[0] * 1000),
+            },
+        ),
+        (
+            "WARNING",
+            "send attempt failed",
+            {
+                **ids,
+                "attempt": 2,
+                "code": "AWS.SimpleQueueService.NonExistentQueue",
+                "kind": "permanent",
+                "http_status": 400,
+                "sqs_request_id": "req-injected",
+                "decision": "GiveUp",
+                "reason": "not retryable",
+            },
+        ),
+    ]
+    assert world.metrics.counts["SendRetries"] == 1
+
+
 def _abandoned_first_request(world: World) -> None:
     """A keyed request whose sends and rollback all failed, its lease now over."""
     world.queue.fail(*[UNAVAILABLE] * 4)

@@ -3,7 +3,7 @@ never reported as one that surely did not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -12,6 +12,7 @@ from domain.failures import FailureKind
 from domain.retry import RetryPolicy, seeded
 from domain.store_retries import StoreRetries
 from ports.repository import StoreFailed
+from tests.conftest import Records
 from tests.fakes import FakeClock
 
 POLICY = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01, attempt_timeout_s=1)
@@ -62,3 +63,32 @@ def test_no_room_for_an_attempt_is_a_deadline_failure() -> None:
         retries.run(lambda: None, clock.now() + timedelta(seconds=0.5))
 
     assert (caught.value.kind, caught.value.code) == (FailureKind.DEADLINE, "DeadlineReached")
+
+
+def test_each_failed_attempt_is_logged_with_what_was_decided(log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.store")
+
+    give_up(
+        StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down", http_status=400),
+        StoreFailed(FailureKind.AMBIGUOUS, "InternalServerError", "boom", http_status=500),
+    )
+
+    assert log.of("attempt", "code", "kind", "http_status", "decision", "reason") == [
+        (
+            "WARNING",
+            "store call failed",
+            {"attempt": 1, "code": "ThrottlingException", "kind": "throttled", "http_status": 400, "decision": "Retry"},
+        ),
+        (
+            "WARNING",
+            "store call failed",
+            {
+                "attempt": 2,
+                "code": "InternalServerError",
+                "kind": "ambiguous",
+                "http_status": 500,
+                "decision": "GiveUp",
+                "reason": "attempts exhausted",
+            },
+        ),
+    ]
