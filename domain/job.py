@@ -54,8 +54,8 @@ class Watch(enum.StrEnum):
 
 
 class IllegalTransition(Exception):
-    def __init__(self, job: Job, target: JobStatus, why: str | None = None) -> None:
-        super().__init__(f"job {job.job_id}: {why or f'{job.status.value} -> {target.value} is not allowed'}")
+    def __init__(self, job: Job, why: str) -> None:
+        super().__init__(f"job {job.job_id}: {why}")
 
 
 @attrs.frozen
@@ -178,7 +178,7 @@ class Job:
         """The send is confirmed: the job stays QUEUED, now accepted."""
         if not self.awaiting_confirmation:
             state = "a confirmed QUEUED one" if self.status is JobStatus.QUEUED else self.status.value
-            raise IllegalTransition(self, JobStatus.QUEUED, f"only an unconfirmed QUEUED job is confirmed, not {state}")
+            raise IllegalTransition(self, f"only an unconfirmed QUEUED job is confirmed, not {state}")
         return attrs.evolve(
             self,
             version=self.version + 1,
@@ -229,7 +229,7 @@ class Job:
 
     def _to(self, target: JobStatus, at: datetime, **changes: Any) -> Job:
         if target not in _ALLOWED[self.status]:
-            raise IllegalTransition(self, target)
+            raise IllegalTransition(self, f"{self.status.value} -> {target.value} is not allowed")
         return attrs.evolve(self, status=target, version=self.version + 1, updated_at=at, **changes)
 
 

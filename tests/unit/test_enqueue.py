@@ -14,6 +14,7 @@ from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
 from domain.retry import RetryPolicy
+from domain.work import IncomingMessage
 from tests.conftest import Records
 from tests.fakes import FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
 from tests.unit.conftest import CALLER, World
@@ -45,6 +46,9 @@ def test_the_happy_path_is_three_calls_and_leaves_one_live_confirmed_message(wor
     assert live_messages(world) == ["enq-0001"]
     assert {**world.jobs.calls, "send": world.queue.calls} == {"create": 1, "send": 1, "save": 1}
     assert world.metrics.counts["JobsAccepted"] == 1
+    [message] = world.queue.sent
+    assert message.correlation_id == "corr-1"
+    assert IncomingMessage.parse(message.body) == IncomingMessage("job-0001", "enq-0001", {"n": 1}, "corr-1")
 
 
 @pytest.mark.parametrize("fault", [THROTTLED, UNAVAILABLE, NOT_SENT, READ_TIMEOUT])
@@ -169,15 +173,23 @@ def test_a_rollback_that_cannot_be_written_answers_an_unsettled_500(world: World
     assert world.metrics.counts["RollbackFailures"] == 1
 
 
-def test_a_confirmation_that_cannot_be_written_undoes_the_episode(world: World) -> None:
+def test_a_confirmation_that_cannot_be_written_undoes_the_episode(
+    world: World, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.enqueue")
     # Store throttled three times for the confirmation, then fine for the rollback.
-    world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED)] * 3)
+    world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED, "ThrottlingException")] * 3)
 
     outcome = world.submit()
 
     assert isinstance(outcome, Unavailable)
     assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
     assert live_messages(world) == []
+    assert (
+        "WARNING",
+        "send not confirmed",
+        {"job_id": "job-0001", "enqueue_id": "enq-0001", "code": "ThrottlingException", "kind": "throttled"},
+    ) in log.of("job_id", "enqueue_id", "code", "kind")
 
 
 def test_a_job_that_cannot_be_recorded_is_never_sent_nor_named(world: World) -> None:
@@ -462,8 +474,9 @@ def test_a_reconciler_undercutting_a_live_invocation_turns_its_answer_into_a_503
 
     outcome = world.submit()
 
-    assert isinstance(outcome, Unavailable)
-    assert world.jobs.jobs["job-0001"].status is JobStatus.PENDING
+    job = world.jobs.jobs["job-0001"]
+    assert job.status is JobStatus.PENDING and job.last_error is not None
+    assert outcome == Unavailable("job-0001", job.last_error, 1)
     assert live_messages(world) == []
 
 
@@ -473,8 +486,12 @@ def test_a_confirmation_losing_to_another_episode_is_a_500_that_names_no_failure
     log = log_of("jobs.enqueue")
 
     def another_episode() -> None:  # a same-key retry took the job over after our lease
-        job = world.jobs.jobs["job-0001"]
-        world.jobs.jobs["job-0001"] = attrs.evolve(job, enqueue_id="enq-other", version=job.version + 1)
+        job, now = world.jobs.jobs["job-0001"], world.clock.now()
+        # It carries why an episode before it ended: not ours to answer with.
+        taken = job.rolled_back(error=abandoned(now, "a retry"), attempts=0, at=now).queued(
+            enqueue_id="enq-other", correlation_id="corr-other", at=now, lease_until=now
+        )
+        world.jobs.jobs["job-0001"] = taken
 
     world.jobs.fail("save", Meanwhile(another_episode))  # just before the confirmation
 

@@ -35,6 +35,22 @@ def test_queueing_opens_an_unconfirmed_episode_with_a_lease() -> None:
     assert job.version == 1
 
 
+def test_every_move_counts_one_version_and_stamps_its_time() -> None:
+    later = EPOCH + timedelta(seconds=1)
+    claimed = queued().processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
+    moves = [
+        (new_job(), new_job().queued(enqueue_id="e1", correlation_id="c", at=later, lease_until=later)),
+        (queued(), queued().sent(attempts=1, at=later)),
+        (queued(), queued().rolled_back(error=ERROR, attempts=0, at=later)),
+        (queued(), queued().failed(error=ERROR, at=later)),
+        (queued(), queued().processing(claim_id="claim-1", at=later, until=later)),
+        (claimed, claimed.succeeded(at=later)),
+        (claimed, claimed.failed(error=ERROR, at=later)),
+    ]
+    for before, after in moves:
+        assert (after.version, after.updated_at) == (before.version + 1, later)
+
+
 def test_a_confirmed_send_makes_the_job_accepted_and_counts_attempts() -> None:
     job = queued().sent(attempts=3, at=EPOCH)
     assert job.accepted and not job.awaiting_confirmation

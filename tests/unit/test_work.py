@@ -92,7 +92,10 @@ def test_a_claim_lost_to_another_workers_live_claim_leaves_the_message_for_later
     assert worker.step.calls == [] and worker.jobs.jobs["j"] == theirs
 
 
-def test_a_delivery_after_the_claim_expired_takes_it_over_with_the_next_attempt_number(worker: Worker) -> None:
+def test_a_delivery_after_the_claim_expired_takes_it_over_with_the_next_attempt_number(
+    worker: Worker, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
     job = worker.queued()
     dead = job.processing(claim_id="claim-x", at=job.updated_at, until=job.updated_at + timedelta(seconds=35))
     worker.jobs.jobs["j"] = dead
@@ -102,6 +105,11 @@ def test_a_delivery_after_the_claim_expired_takes_it_over_with_the_next_attempt_
     assert worker.deliver() is WorkResult.PROCESSED
     assert worker.step.attempts == [2]
     assert worker.jobs.jobs["j"].status is JobStatus.SUCCEEDED
+    assert log.of("job_id", "enqueue_id", "claims")[0] == (
+        "WARNING",
+        "expired claim taken over",
+        {"job_id": "j", "enqueue_id": "e1", "claims": 1},
+    )
 
 
 def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: Worker) -> None:
@@ -116,7 +124,11 @@ def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: 
     assert worker.metrics.counts["ClaimsExhausted"] == 1
     failed = worker.jobs.jobs["j"]
     assert failed.status is JobStatus.FAILED and worker.step.calls == []
-    assert failed.last_error is not None and failed.last_error.code == "ClaimsExhausted"
+    now = worker.clock.now()
+    assert failed.last_error == LastError(
+        "ClaimsExhausted", FailureKind.PROCESSING, "claimed 3 times and never finished; the last worker stopped", now
+    )
+    assert failed.updated_at == now
 
 
 def test_a_completion_lost_to_a_takeover_leaves_the_message_to_whoever_holds_the_job(
