@@ -9,14 +9,14 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from domain.enqueue import LEASE_SKEW
+from domain.enqueue import LEASE_SKEW, Budget
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
 from domain.retry import RetryPolicy
 from domain.work import IncomingMessage
 from tests.conftest import Records
-from tests.fakes import FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
+from tests.fakes import EPOCH, FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
 from tests.unit.conftest import CALLER, World
 
 THROTTLED = send_failure(FailureKind.THROTTLED, "RequestThrottled", 400)
@@ -49,6 +49,57 @@ def test_the_happy_path_is_three_calls_and_leaves_one_live_confirmed_message(wor
     [message] = world.queue.sent
     assert message.correlation_id == "corr-1"
     assert IncomingMessage.parse(message.body) == IncomingMessage("job-0001", "enq-0001", {"n": 1}, "corr-1")
+    # The brief's message shape, compact: its size is what the 413 check counts.
+    assert message.body == (
+        '{"job_id":"job-0001","enqueue_id":"enq-0001","type":"resize","correlation_id":"corr-1",'
+        '"submitted_at":"2026-01-01T00:00:00+00:00","payload":{"n":1}}'
+    )
+    assert (job.job_type, job.correlation_id, job.idempotency_key) == ("resize", "corr-1", None)
+
+
+def test_the_job_and_its_send_are_logged_with_the_ids_that_find_them(
+    world: World, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.enqueue")
+
+    world.submit(key="k1")
+
+    assert world.jobs.jobs[K1].idempotency_key == "k1"
+    assert log.of("job_id", "enqueue_id", "correlation_id", "attempt", "message_id", "sqs_request_id") == [
+        (
+            "INFO",
+            "send attempt succeeded",
+            {
+                "job_id": K1,
+                "enqueue_id": "enq-0001",
+                "correlation_id": "corr-1",
+                "attempt": 1,
+                "message_id": "msg-0001",
+                "sqs_request_id": "req-0001",
+            },
+        )
+    ]
+
+
+def test_no_room_for_a_send_before_the_deadline_is_a_503_saying_so(world: World) -> None:
+    outcome = world.submit(seconds=5)  # a send (3 s) must end before the 3 s margin
+
+    assert world.queue.calls == 0
+    job = world.jobs.jobs["job-0001"]
+    assert job.last_error == LastError(
+        "DeadlineReached", FailureKind.DEADLINE, "no send attempt fits before the deadline", world.clock.now()
+    )
+    assert outcome == Unavailable("job-0001", job.last_error, 1)
+
+
+def test_the_budget_of_an_invocation() -> None:
+    deadline = EPOCH + timedelta(seconds=30)
+
+    assert Budget.ending(deadline, timedelta(seconds=3)) == Budget(
+        send_by=deadline - timedelta(seconds=3),
+        settle_by=deadline - timedelta(milliseconds=100),
+        lease_until=deadline + timedelta(seconds=5),
+    )
 
 
 @pytest.mark.parametrize("fault", [THROTTLED, UNAVAILABLE, NOT_SENT, READ_TIMEOUT])
@@ -192,13 +243,19 @@ def test_a_confirmation_that_cannot_be_written_undoes_the_episode(
     ) in log.of("job_id", "enqueue_id", "code", "kind")
 
 
-def test_a_job_that_cannot_be_recorded_is_never_sent_nor_named(world: World) -> None:
+def test_a_job_that_cannot_be_recorded_is_never_sent_nor_named(world: World, log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.enqueue")
     world.jobs.fail("create", *[store_failure(FailureKind.THROTTLED)] * 3)
 
     outcome = world.submit()
 
     assert isinstance(outcome, Unavailable) and outcome.job_id is None
     assert world.queue.calls == 0 and world.jobs.jobs == {}
+    assert (
+        "WARNING",
+        "job not recorded",
+        {"job_id": "job-0001", "enqueue_id": "enq-0001", "code": "throttled", "kind": "throttled"},
+    ) in log.of("job_id", "enqueue_id", "code", "kind")
 
 
 def test_an_ambiguous_create_that_landed_is_recognised_as_ours(world: World) -> None:

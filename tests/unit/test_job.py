@@ -64,6 +64,11 @@ def test_rollback_returns_to_pending_and_drops_the_fencing_token() -> None:
     assert job.lease_until is None  # PENDING is nobody's
 
 
+def test_a_claim_ends_the_producers_hold_even_before_its_confirmation() -> None:
+    claimed = queued().processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
+    assert (claimed.unconfirmed_since, claimed.lease_until) == (None, None)
+
+
 def test_the_worker_keeps_the_enqueue_id_so_a_late_producer_recognises_it() -> None:
     job = queued().processing(claim_id="claim-x", at=EPOCH, until=EPOCH)
     assert (job.status, job.enqueue_id, job.accepted) == (JobStatus.PROCESSING, "e1", True)
