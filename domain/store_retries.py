@@ -33,7 +33,7 @@ class StoreRetries:
         ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
         are answers, not failures. ``StoreFailed`` is raised when giving up.
         """
-        maybe_applied = False
+        maybe_applied = False  # pragma: no mutate (None would be as false)
 
         def heard(attempted: Attempted) -> None:
             nonlocal maybe_applied

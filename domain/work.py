@@ -179,7 +179,7 @@ class ProcessJobMessage:
                     now,
                 )
                 return job.failed(error=error, at=now)
-            log.warning("expired claim taken over", extra=_fields(job, claims=job.claims))
+            log.warning("expired claim taken over", extra=_fields(job))
         return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=invocation_end + CLAIM_SKEW)
 
     def _finish(self, claimed: Job, message: IncomingMessage, write_by: datetime) -> WorkResult:

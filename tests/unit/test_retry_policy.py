@@ -103,6 +103,12 @@ def test_a_retry_that_cannot_finish_before_the_deadline_is_not_started() -> None
     assert decision == GiveUp("deadline")
 
 
+def test_an_attempt_that_would_end_at_the_deadline_may_start() -> None:
+    policy = RetryPolicy(max_attempts=1, base_delay_s=0, max_delay_s=0, attempt_timeout_s=2)
+    assert policy.may_start(EPOCH, EPOCH + timedelta(seconds=2))
+    assert not policy.may_start(EPOCH, EPOCH + timedelta(seconds=1.999))
+
+
 def test_the_ceiling_doubles_from_the_base_up_to_the_cap() -> None:
     policy = RetryPolicy(max_attempts=9, base_delay_s=0.1, max_delay_s=1.0, attempt_timeout_s=1)
 
@@ -219,4 +225,5 @@ def test_a_sleep_that_ends_too_late_for_the_next_attempt_is_told_to_the_hook() -
 
     assert [(a.attempt, type(a.decision).__name__) for a in heard] == [(1, "Retry"), (1, "GiveUp")]
     assert heard[-1].decision == GiveUp("deadline") and not caught.value.started
+    assert heard[-1].failure is heard[0].failure is caught.value.last  # the failure the give-up is about
     assert str(caught.value) == "gave up: deadline (attempts made: 1)"

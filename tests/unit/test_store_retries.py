@@ -56,13 +56,39 @@ def test_a_give_up_where_nothing_may_have_landed_reports_the_last_failure_itself
     assert give_up(StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down"), last) is last
 
 
+def test_a_late_wake_after_an_ambiguous_attempt_is_a_deadline_that_may_have_landed() -> None:
+    class LateClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds + 5)  # the process woke up late
+
+    clock = LateClock()
+    retries = StoreRetries(POLICY, clock, clock, seeded(1))
+
+    def call() -> None:
+        raise StoreFailed(FailureKind.AMBIGUOUS, "InternalServerError", "boom", http_status=500)
+
+    with pytest.raises(StoreFailed) as caught:
+        retries.run(call, clock.now() + timedelta(seconds=3))
+
+    reported = caught.value
+    assert (reported.kind, reported.code, reported.message) == (
+        FailureKind.AMBIGUOUS,
+        "DeadlineReached",
+        "no store call fits before the deadline (an earlier attempt may have been applied)",
+    )
+
+
 def test_no_room_for_an_attempt_is_a_deadline_failure() -> None:
     retries, _, clock = failing()
 
     with pytest.raises(StoreFailed) as caught:
         retries.run(lambda: None, clock.now() + timedelta(seconds=0.5))
 
-    assert (caught.value.kind, caught.value.code) == (FailureKind.DEADLINE, "DeadlineReached")
+    assert (caught.value.kind, caught.value.code, caught.value.message) == (
+        FailureKind.DEADLINE,
+        "DeadlineReached",
+        "no store call fits before the deadline",
+    )
 
 
 def test_each_failed_attempt_is_logged_with_what_was_decided(log_of: Callable[[str], Records]) -> None:

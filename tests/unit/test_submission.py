@@ -42,6 +42,22 @@ def test_the_largest_payload_accepted_is_the_largest_whose_message_fits(correlat
     )
 
 
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"job_type": "bad type"}, "type must be 1 to 64 characters of A-Z a-z 0-9 _ . : -"),
+        ({"payload": []}, "payload must be a JSON object"),
+        ({"idempotency_key": ""}, "Idempotency-Key must be 1 to 255 printable ASCII characters"),
+        ({"correlation_id": "é"}, "X-Correlation-Id must be 1 to 255 printable ASCII characters"),
+    ],
+)
+def test_each_refusal_tells_the_client_what_to_fix(fields: dict[str, object], detail: str) -> None:
+    valid: dict[str, object] = {"job_type": "resize", "payload": {}, "correlation_id": "c", "caller": "c"}
+    with pytest.raises(InvalidSubmission) as refused:
+        Submission(**{**valid, **fields})  # type: ignore[arg-type]
+    assert refused.value.detail == detail
+
+
 def test_a_refusal_for_the_content_is_not_one_for_the_size() -> None:
     with pytest.raises(InvalidSubmission) as refused:
         Submission(job_type="bad type", payload={}, correlation_id="c", caller="c")
