@@ -103,6 +103,17 @@ def test_a_retry_that_cannot_finish_before_the_deadline_is_not_started() -> None
     assert decision == GiveUp("deadline")
 
 
+def test_a_retry_is_given_up_when_its_delay_would_push_the_attempt_past_the_deadline() -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay_s=1, max_delay_s=1, attempt_timeout_s=2)
+    delay = seeded(1).uniform(0.0, 1.0)  # the draw after_failure makes with the same source
+    deadline = EPOCH + timedelta(seconds=2 + delay / 2)  # room for the attempt, not for the wait too
+
+    assert policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, deadline, seeded(1)) == GiveUp("deadline")
+    assert policy.after_failure(
+        FailureKind.THROTTLED, 1, EPOCH, deadline + timedelta(seconds=delay), seeded(1)
+    ) == Retry(delay)
+
+
 def test_an_attempt_that_would_end_at_the_deadline_may_start() -> None:
     policy = RetryPolicy(max_attempts=1, base_delay_s=0, max_delay_s=0, attempt_timeout_s=2)
     assert policy.may_start(EPOCH, EPOCH + timedelta(seconds=2))
