@@ -40,7 +40,6 @@ log = logging.getLogger("jobs.enqueue")
 # Lambdas' clocks agree to well within this; a lease is honoured this long
 # past its owner's deadline before another request may take the job over.
 LEASE_SKEW = timedelta(seconds=5)
-FINAL_FAILURES = frozenset({FailureKind.PERMANENT, FailureKind.CLIENT_CONTENT})
 # Kept free at the very end of an invocation to write the answer.
 ANSWER_RESERVE = timedelta(milliseconds=100)
 
@@ -62,7 +61,7 @@ class Answered(Exception):
     """A step's way to end the request early: with this answer, nothing sent."""
 
     def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome)  # pragma: no mutate (read as .outcome; args only show in a traceback)
+        # Exception.__new__ has already kept the outcome in args, for a traceback.
         self.outcome = outcome
 
 
@@ -199,12 +198,8 @@ class EnqueueJob:
             return InFlight(existing.job_id)
         last = existing.last_error
         # Failures no retry can mend are answered again; the rest re-drive.
-        if existing.status is JobStatus.PENDING and last is not None and last.kind in FINAL_FAILURES:
-            return answer_for(
-                existing.job_id,
-                last,
-                self._settings.retry_after_s,  # pragma: no mutate (a final failure's answer has no Retry-After)
-            )
+        if existing.status is JobStatus.PENDING and last is not None:
+            return final_answer(existing.job_id, last)
         return None
 
     def _drive(self, job: Job, submission: Submission, budget: Budget) -> Outcome:
@@ -218,8 +213,7 @@ class EnqueueJob:
 
         def heard(attempted: Attempted) -> None:
             failure, decision = attempted.failure, attempted.decision
-            # A log field: x1001 would round as x1000 does below half a second.
-            delay_ms = round(decision.delay_s * 1000) if isinstance(decision, Retry) else None  # pragma: no mutate
+            delay_ms = round(decision.delay_s * 1000) if isinstance(decision, Retry) else None
             log.warning(
                 "send attempt failed",
                 extra=_fields(
@@ -310,11 +304,16 @@ class EnqueueJob:
 def answer_for(job_id: str | None, error: LastError, retry_after_s: int) -> Outcome:
     """The answer a failure the job is settled on gives, the first time and
     on every replay: the one mapping from a failure to an answer."""
+    return final_answer(job_id, error) or Unavailable(job_id, error, retry_after_s)
+
+
+def final_answer(job_id: str | None, error: LastError) -> Outcome | None:
+    """The answer to a failure no retry can mend; None when a retry may."""
     if error.kind is FailureKind.PERMANENT:
         return Failed(job_id, error)
     if error.kind is FailureKind.CLIENT_CONTENT:
         return ContentRejected(job_id, error, too_large=error.too_large)
-    return Unavailable(job_id, error, retry_after_s)
+    return None
 
 
 def _accepted_with(current: Job | None, job: Job) -> bool:

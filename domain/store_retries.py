@@ -33,12 +33,11 @@ class StoreRetries:
         ``AlreadyExists`` and ``ConditionFailed`` pass through at once: they
         are answers, not failures. ``StoreFailed`` is raised when giving up.
         """
-        maybe_applied = False  # pragma: no mutate (None would be as false)
+        kinds: list[FailureKind] = []
 
         def heard(attempted: Attempted) -> None:
-            nonlocal maybe_applied
             failure = attempted.failure
-            maybe_applied = maybe_applied or failure.kind is FailureKind.AMBIGUOUS
+            kinds.append(failure.kind)
             log.warning(
                 "store call failed",
                 extra={
@@ -54,6 +53,7 @@ class StoreRetries:
         try:
             return self._retrier.run(action, deadline, StoreFailed, heard)[0]
         except GaveUp as gave_up:
+            maybe_applied = FailureKind.AMBIGUOUS in kinds
             last = gave_up.last
             if gave_up.started and isinstance(last, StoreFailed):
                 raise _given_up(last, maybe_applied) from last

@@ -115,8 +115,8 @@ class Submission:
         body = self.message_body(
             job_id="0" * 36,
             enqueue_id="0" * 36,
-            # Any moment with microseconds is written at the longest.
-            submitted_at=datetime(2000, 1, 1, microsecond=1, tzinfo=UTC),  # pragma: no mutate
+            # As long as any moment with microseconds is written.
+            submitted_at=datetime.max.replace(tzinfo=UTC),
         )
         size = sqs_message_size(body, self.correlation_id)
         if size > SQS_MAX_MESSAGE_BYTES:

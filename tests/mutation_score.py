@@ -14,10 +14,12 @@ def main() -> None:
     stats = json.loads(STATS.read_text())
     tested = stats["total"] - stats["skipped"]
     caught = stats["killed"] + stats["timeout"]
+    # Neither caught nor survived: mutmut could not tell, so they count against the score.
+    unclear = stats["suspicious"] + stats["segfault"] + stats["check_was_interrupted_by_user"]
     print(
         f"mutation score over domain/: {caught} of {tested} mutants caught ({caught / tested:.1%}: "
         f"{stats['killed']} killed, {stats['timeout']} timed out); "
-        f"{stats['survived']} survived, {stats['no_tests']} reached by no test"
+        f"{stats['survived']} survived, {stats['no_tests']} reached by no test, {unclear} unclear"
     )
 
 
