@@ -425,6 +425,16 @@ class TestTakeOver:
             {"job_id": K1, "enqueue_id": requeued.enqueue_id, "correlation_id": "corr-2", "previous_status": "QUEUED"},
         ) in log.of("job_id", "enqueue_id", "correlation_id", "previous_status")
 
+    def test_only_a_pending_job_answers_with_its_stored_failure(self, world: World) -> None:
+        # An abandoned episode that still carries an earlier episode's permanent failure: that
+        # failure is history, and the job is taken over, not answered with a 500.
+        _abandoned_first_request(world)
+        job = world.jobs.jobs[K1]
+        permanent = LastError("AccessDenied", FailureKind.PERMANENT, "denied", world.clock.now())
+        world.jobs.jobs[K1] = attrs.evolve(job, last_error=permanent)
+
+        assert world.submit(key="k1") == Accepted(K1)
+
     def test_its_own_write_that_landed_unseen_goes_on_to_the_send(self, world: World) -> None:
         _abandoned_first_request(world)
         first = world.jobs.jobs[K1].enqueue_id
