@@ -141,7 +141,7 @@ class EnqueueJob:
             existing = self._retries.run(lambda: self._jobs.get(job_id), budget.settle_by)
         except StoreFailed:
             return Unsettled(job_id, exc.as_last_error(self._clock.now()))
-        replay = None if existing is None else self._replay(existing, submission, self._clock.now())
+        replay = None if existing is None else _replay(existing, submission, self._clock.now())
         return replay or self._write_failed(job_id, existing, exc)
 
     def _write_failed(self, job_id: str, stored: Job | None, exc: StoreFailed) -> Outcome:
@@ -157,7 +157,7 @@ class EnqueueJob:
     def _resume(self, existing: Job, submission: Submission, budget: Budget) -> Job:
         """The key's job, re-driven under a fresh enqueue_id; ``Answered``
         when its state answers the request instead."""
-        replay = self._replay(existing, submission, self._clock.now())
+        replay = _replay(existing, submission, self._clock.now())
         if replay is not None:
             raise Answered(replay)
         now = self._clock.now()
@@ -182,25 +182,11 @@ class EnqueueJob:
                 return requeued
             # Someone else moved it first; tell what they made of it.
             current = exc.current or existing
-            raise Answered(self._replay(current, submission, now) or InFlight(existing.job_id)) from exc
+            raise Answered(_replay(current, submission, now) or InFlight(existing.job_id)) from exc
         except StoreFailed as exc:
             raise Answered(self._write_failed(existing.job_id, existing, exc)) from exc
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
         return requeued
-
-    def _replay(self, existing: Job, submission: Submission, now: datetime) -> Outcome | None:
-        """The answer an existing job gives without any write, if there is one."""
-        if existing.request_hash != submission.request_hash:
-            return KeyReused(existing.job_id)
-        if existing.accepted:
-            return Accepted(existing.job_id, replayed=True)
-        if existing.awaiting_confirmation and not existing.lease_expired(now):
-            return InFlight(existing.job_id)
-        last = existing.last_error
-        # Failures no retry can mend are answered again; the rest re-drive.
-        if existing.status is JobStatus.PENDING and last is not None:
-            return final_answer(existing.job_id, last)
-        return None
 
     def _drive(self, job: Job, submission: Submission, budget: Budget) -> Outcome:
         assert job.enqueue_id is not None
@@ -296,19 +282,31 @@ class EnqueueJob:
         return self._failure_outcome(job.job_id, error)
 
     def _failure_outcome(self, job_id: str | None, error: LastError) -> Outcome:
+        """The answer to the failure a job was settled on; a replay gives
+        the same through ``final_answer``, or re-drives the job."""
         if error.kind is FailureKind.PERMANENT:
             self._metrics.count("PermanentFailures")
-        return answer_for(job_id, error, self._settings.retry_after_s)
+        return final_answer(job_id, error) or Unavailable(job_id, error, self._settings.retry_after_s)
 
 
-def answer_for(job_id: str | None, error: LastError, retry_after_s: int) -> Outcome:
-    """The answer a failure the job is settled on gives, the first time and
-    on every replay: the one mapping from a failure to an answer."""
-    return final_answer(job_id, error) or Unavailable(job_id, error, retry_after_s)
+def _replay(existing: Job, submission: Submission, now: datetime) -> Outcome | None:
+    """The answer an existing job gives without any write, if there is one."""
+    if existing.request_hash != submission.request_hash:
+        return KeyReused(existing.job_id)
+    if existing.accepted:
+        return Accepted(existing.job_id, replayed=True)
+    if existing.awaiting_confirmation and not existing.lease_expired(now):
+        return InFlight(existing.job_id)
+    last = existing.last_error
+    # Failures no retry can mend are answered again; the rest re-drive.
+    if existing.status is JobStatus.PENDING and last is not None:
+        return final_answer(existing.job_id, last)
+    return None
 
 
 def final_answer(job_id: str | None, error: LastError) -> Outcome | None:
-    """The answer to a failure no retry can mend; None when a retry may."""
+    """The answer to a failure no retry can mend, the first time and on
+    every replay; None when a retry may."""
     if error.kind is FailureKind.PERMANENT:
         return Failed(job_id, error)
     if error.kind is FailureKind.CLIENT_CONTENT:
