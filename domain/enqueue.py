@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from domain.budget import Budget
 from domain.failures import FailureKind, LastError, OutsideFailure, abandoned
 from domain.job import Expected, Job, JobStatus
 from domain.outcomes import (
@@ -36,25 +37,6 @@ from ports.repository import AlreadyExists, ConditionFailed, JobRepository, Stor
 from ports.runtime import Clock, IdSource, Metrics
 
 log = logging.getLogger("jobs.enqueue")
-
-# Lambdas' clocks agree to well within this; a lease is honoured this long
-# past its owner's deadline before another request may take the job over.
-LEASE_SKEW = timedelta(seconds=5)
-# Kept free at the very end of an invocation to write the answer.
-ANSWER_RESERVE = timedelta(milliseconds=100)
-
-
-@attrs.frozen
-class Budget:
-    """The deadlines of one invocation."""
-
-    send_by: datetime  # every send attempt ends by then
-    settle_by: datetime  # every store write ends by then
-    lease_until: datetime
-
-    @classmethod
-    def ending(cls, deadline: datetime, margin: timedelta) -> Budget:
-        return cls(deadline - margin, deadline - ANSWER_RESERVE, deadline + LEASE_SKEW)
 
 
 class Answered(Exception):
@@ -219,7 +201,7 @@ class EnqueueJob:
 
         try:
             receipt, attempts = self._sends.run(
-                lambda: self._publisher.publish(message), budget.send_by, SendFailed, heard
+                lambda: self._publisher.publish(message), budget.work_by, SendFailed, heard
             )
         except GaveUp as gave_up:
             failure = gave_up.last or SendFailed(

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from domain.enqueue import ANSWER_RESERVE
+from domain.budget import Budget
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import Expected, Job, Watch
 from domain.store_retries import StoreRetries
@@ -75,9 +75,9 @@ class ReconcileStuckJobs:
         self._settings = settings
 
     def __call__(self, invocation_end: datetime) -> ReconcileReport:
-        # No settlement starts after the deadline; the last one may use the margin.
-        deadline = invocation_end - self._settings.margin
-        write_by = invocation_end - ANSWER_RESERVE
+        # No settlement starts after work_by; the last one may use the margin.
+        budget = Budget.ending(invocation_end, self._settings.margin)
+        deadline, write_by = budget.work_by, budget.settle_by
         counts = {"found": 0}
         for watch in Watch:
             # Each watch has its own batch: a backlog in one must not starve the others.

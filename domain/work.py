@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from domain.enqueue import ANSWER_RESERVE
+from domain.budget import Budget
 from domain.failures import FailureKind, LastError
 from domain.job import FINAL, Expected, Job, JobStatus
 from domain.store_retries import StoreRetries
@@ -39,8 +39,6 @@ log = logging.getLogger("jobs.worker")
 # How many writes in a row one delivery may lose to other actors before it
 # leaves the message for a later delivery.
 MAX_TURNS = 3
-# Lambdas' clocks agree to well within this.
-CLAIM_SKEW = timedelta(seconds=5)
 
 
 class MalformedMessage(ValueError):
@@ -126,27 +124,25 @@ class ProcessJobMessage:
         message should then be delivered again."""
         # No claim is made, and so no step started, after work_by: the margin
         # is the completion write's.
-        work_by = invocation_end - self._settings.margin
-        job = self._retries.run(lambda: self._jobs.get(message.job_id), work_by)
-        claimed = self._claim(job, message, invocation_end, work_by)
+        budget = Budget.ending(invocation_end, self._settings.margin)
+        job = self._retries.run(lambda: self._jobs.get(message.job_id), budget.work_by)
+        claimed = self._claim(job, message, budget)
         if isinstance(claimed, WorkResult):
             return claimed
-        return self._finish(claimed, message, invocation_end - ANSWER_RESERVE)
+        return self._finish(claimed, message, budget.settle_by)
 
-    def _claim(
-        self, job: Job | None, message: IncomingMessage, invocation_end: datetime, work_by: datetime
-    ) -> Job | WorkResult:
+    def _claim(self, job: Job | None, message: IncomingMessage, budget: Budget) -> Job | WorkResult:
         """The job, claimed by this delivery; or the verdict that ends it."""
         for _ in range(MAX_TURNS):
-            move = self._next_move(job, message, invocation_end)
-            if isinstance(move, WorkResult) or self._clock.now() >= work_by:
+            move = self._next_move(job, message, budget.lease_until)
+            if isinstance(move, WorkResult) or self._clock.now() >= budget.work_by:
                 # Too late to claim is the same as busy: a later delivery will.
                 self._metrics.count("MessagesSkipped")
                 return move if isinstance(move, WorkResult) else WorkResult.BUSY
             assert job is not None  # a missing job makes the message stale
             expected = Expected.of(job)
             try:
-                self._retries.run(lambda: self._jobs.save(move, expected), work_by)  # noqa: B023
+                self._retries.run(lambda: self._jobs.save(move, expected), budget.work_by)  # noqa: B023
             except ConditionFailed as exc:
                 if exc.current != move:  # else our own ambiguous write landed
                     # Another actor won: judge the message again on what it wrote.
@@ -161,7 +157,7 @@ class ProcessJobMessage:
         self._metrics.count("MessagesSkipped")
         return WorkResult.BUSY
 
-    def _next_move(self, job: Job | None, message: IncomingMessage, invocation_end: datetime) -> Job | WorkResult:
+    def _next_move(self, job: Job | None, message: IncomingMessage, claim_until: datetime) -> Job | WorkResult:
         """What this delivery does about ``job``: a write to make, or a verdict."""
         verdict = judge(job, message)
         if verdict is not None:
@@ -180,7 +176,7 @@ class ProcessJobMessage:
                 )
                 return job.failed(error=error, at=now)
             log.warning("expired claim taken over", extra=_fields(job))
-        return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=invocation_end + CLAIM_SKEW)
+        return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=claim_until)
 
     def _finish(self, claimed: Job, message: IncomingMessage, write_by: datetime) -> WorkResult:
         """Run the step and write its outcome."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from domain.enqueue import ANSWER_RESERVE
+from domain.budget import ANSWER_RESERVE
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQS_MAX_RETENTION_S = 14 * 24 * 3600

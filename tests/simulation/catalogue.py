@@ -16,12 +16,12 @@ from datetime import timedelta
 
 import attrs
 
-from domain.work import CLAIM_SKEW
+from domain.budget import CLOCK_SKEW
 from tests.simulation.explorer import Scenario, Scheduler
 from tests.simulation.world import GRACE, PRODUCER_TIMEOUT, WORKER_TIMEOUT, Faults, World
 
 PAST_LEASE = (PRODUCER_TIMEOUT + timedelta(seconds=10)).total_seconds()
-PAST_CLAIM = (WORKER_TIMEOUT + CLAIM_SKEW + timedelta(seconds=5)).total_seconds()
+PAST_CLAIM = (WORKER_TIMEOUT + CLOCK_SKEW + timedelta(seconds=5)).total_seconds()
 PAST_GRACE = (GRACE + timedelta(seconds=40)).total_seconds()
 
 

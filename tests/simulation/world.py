@@ -26,6 +26,7 @@ from dependency_injector import providers
 
 from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, binding, check
+from domain.budget import CLOCK_SKEW
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Expected, Job, JobStatus, Watch
@@ -33,7 +34,7 @@ from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReus
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.submission import Submission
-from domain.work import CLAIM_SKEW, IncomingMessage, ProcessJobMessage, WorkSettings
+from domain.work import IncomingMessage, ProcessJobMessage, WorkSettings
 from entrypoints.containers import Container
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
@@ -221,7 +222,7 @@ class World:
         adversary took, and I1-I7 are judged on what is left."""
         self.settling = True
         self.drain()
-        self.clock.current += WORKER_TIMEOUT + CLAIM_SKEW + timedelta(seconds=5)
+        self.clock.current += WORKER_TIMEOUT + CLOCK_SKEW + timedelta(seconds=5)
         self.drain()
         self.clock.current += GRACE * 2
         self.reconcile_all()

@@ -9,7 +9,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from domain.enqueue import LEASE_SKEW, Budget
+from domain.budget import CLOCK_SKEW, Budget
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
@@ -99,7 +99,7 @@ def test_the_budget_of_an_invocation() -> None:
     deadline = EPOCH + timedelta(seconds=30)
 
     assert Budget.ending(deadline, timedelta(seconds=3)) == Budget(
-        send_by=deadline - timedelta(seconds=3),
+        work_by=deadline - timedelta(seconds=3),
         settle_by=deadline - timedelta(milliseconds=100),
         lease_until=deadline + timedelta(seconds=5),
     )
@@ -418,7 +418,7 @@ class TestTakeOver:
         assert (requeued.status, requeued.correlation_id) == (JobStatus.QUEUED, "corr-2")
         assert requeued.enqueue_id not in (None, first)  # a new episode
         assert live_messages(world) == [requeued.enqueue_id]
-        assert requeued.lease_until == deadline + LEASE_SKEW
+        assert requeued.lease_until == deadline + CLOCK_SKEW
         assert (
             "INFO",
             "job re-driven",

@@ -7,9 +7,10 @@ from typing import Any
 import attrs
 import pytest
 
+from domain.budget import CLOCK_SKEW
 from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
-from domain.work import CLAIM_SKEW, IncomingMessage, JobStep, MalformedMessage, WorkResult
+from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
 from ports.repository import StoreFailed
 from tests.conftest import Records
 from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
@@ -368,7 +369,7 @@ class TestTheStepExactly:
         [(claimed, payload)] = seen
         assert payload == {"n": 1}
         assert claimed == queued.processing(
-            claim_id="claim-0001", at=start, until=start + timedelta(seconds=30) + CLAIM_SKEW
+            claim_id="claim-0001", at=start, until=start + timedelta(seconds=30) + CLOCK_SKEW
         )
         assert worker.jobs.jobs["j"] == claimed.succeeded(at=start)
         assert worker.metrics.counts["JobsProcessed"] == 1
