@@ -7,7 +7,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.failures import FailureKind, LastError
+from domain.failures import FailureKind, LastError, Service
 from domain.job import Job, JobStatus, Retention, Watch
 
 # The reconciler's sparse index: only jobs the reconciler watches (QUEUED or
@@ -70,6 +70,7 @@ def to_item(job: Job, retention: Retention) -> Item:
                 "kind": {"S": error.kind.value},
                 "message": {"S": error.message},
                 "at": {"S": iso(error.at)},
+                **({"service": {"S": error.service.value}} if error.service else {}),
             }
         }
     return item
@@ -104,6 +105,7 @@ def from_item(item: Item) -> Job:
             kind=FailureKind(error["kind"]["S"]),
             message=error["message"]["S"],
             at=_time(error["at"]),
+            service=Service(error["service"]["S"]) if "service" in error else None,
         ),
     )
 

@@ -88,7 +88,7 @@ class System:
         self.settings = settings
         configure_logging(settings.log_level)
         api = self._container(settings, faults=True)
-        self._api, self._ids = api.jobs_api(), api.ids()
+        self._api, self._ids = api.jobs_api(), api.ports.ids()
         self._worker = self._container(settings, faults=True, step=True).batch_worker()
         self._reconciler = self._container(
             attrs.evolve(settings, reconcile_grace_seconds=0), faults=False
@@ -106,14 +106,14 @@ class System:
     def _container(self, settings: Settings, *, faults: bool, step: bool = False) -> Container:
         container = Container()
         container.settings.override(providers.Object(settings))
-        container.rng.override(providers.Object(random.Random(self._seed)))
-        container.clock.override(providers.Object(self.clock))
-        container.metrics.override(providers.Object(self._metrics))
+        container.ports.rng.override(providers.Object(random.Random(self._seed)))
+        container.ports.clock.override(providers.Object(self.clock))
+        container.ports.metrics.override(providers.Object(self._metrics))
         if step:
-            container.job_step.override(providers.Object(self._count_processing))
+            container.ports.job_step.override(providers.Object(self._count_processing))
         if faults:
-            self._faults.attach(container.sqs_client())
-            self._faults.attach(container.dynamodb_client())
+            self._faults.attach(container.ports.sqs_client())
+            self._faults.attach(container.ports.dynamodb_client())
         return container
 
     def _count_processing(self, job: Job, payload: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 import attrs
 
@@ -36,6 +37,13 @@ class FailureKind(enum.StrEnum):
         return self in (FailureKind.NOT_SENT, FailureKind.THROTTLED, FailureKind.AMBIGUOUS)
 
 
+class Service(enum.StrEnum):
+    """The outside service a failure came from."""
+
+    QUEUE = "queue"
+    STORE = "store"
+
+
 # The code a send refused for its size is recorded under, so that a replay
 # answers 413 as the first request did.
 MESSAGE_TOO_LONG = "MessageTooLong"
@@ -47,6 +55,9 @@ class LastError:
     kind: FailureKind
     message: str
     at: datetime
+    # The outside service that failed; None for the service's own verdicts
+    # (an abandoned episode, a failed step, a message that expired).
+    service: Service | None = None
 
     @property
     def too_large(self) -> bool:
@@ -67,6 +78,8 @@ def abandoned(at: datetime, settled_by: str) -> LastError:
 class OutsideFailure(Exception):
     """A classified failure of a call to an outside service."""
 
+    service: ClassVar[Service | None] = None
+
     def __init__(
         self,
         kind: FailureKind,
@@ -84,4 +97,4 @@ class OutsideFailure(Exception):
         self.request_id = request_id
 
     def as_last_error(self, at: datetime) -> LastError:
-        return LastError(code=self.code, kind=self.kind, message=self.message, at=at)
+        return LastError(code=self.code, kind=self.kind, message=self.message, at=at, service=self.service)

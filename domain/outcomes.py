@@ -1,4 +1,8 @@
-"""What a submission ended in. The entrypoint maps each to an HTTP answer."""
+"""What a submission ended in. The entrypoint maps each to an HTTP answer.
+
+``replayed``: the answer repeats what an earlier request for the same
+Idempotency-Key was told, from the stored job; this request met nothing.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +35,9 @@ class KeyReused:
 
 @attrs.frozen
 class Unavailable:
-    """Transient failure; the job is PENDING, or was never recorded (then
-    ``job_id`` is None), and no live message exists (503)."""
+    """Transient failure of the queue or the job store (``error.service``);
+    the job is PENDING, or was never recorded (then ``job_id`` is None), and
+    no live message exists (503)."""
 
     job_id: str | None
     error: LastError
@@ -47,6 +52,7 @@ class Failed:
 
     job_id: str | None
     error: LastError
+    replayed: bool = False
 
 
 @attrs.frozen
@@ -66,6 +72,7 @@ class ContentRejected:
     job_id: str | None
     error: LastError
     too_large: bool
+    replayed: bool = False
 
 
 Outcome = Accepted | InFlight | KeyReused | Unavailable | Failed | Unsettled | ContentRejected

@@ -29,7 +29,7 @@ import attrs
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError, abandoned
 from domain.job import Expected, Job, Watch
-from domain.store_retries import StoreRetries
+from domain.store_retrier import StoreRetrier
 from ports.repository import ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
 
@@ -63,13 +63,13 @@ class ReconcileStuckJobs:
         self,
         *,
         jobs: JobRepository,
-        retries: StoreRetries,
+        store_retrier: StoreRetrier,
         clock: Clock,
         metrics: Metrics,
         settings: ReconcileSettings,
     ) -> None:
         self._jobs = jobs
-        self._retries = retries
+        self._store = store_retrier
         self._clock = clock
         self._metrics = metrics
         self._settings = settings
@@ -85,7 +85,7 @@ class ReconcileStuckJobs:
                 break
             before = self._clock.now() - self._threshold(watch)
             limit = self._settings.batch_limit
-            stuck = self._retries.run(lambda: self._jobs.find_due(watch, before, limit), deadline)  # noqa: B023
+            stuck = self._store.run(lambda: self._jobs.find_due(watch, before, limit), deadline)  # noqa: B023
             counts["found"] += len(stuck)
             for index, job in enumerate(stuck):
                 if self._clock.now() >= deadline:
@@ -114,7 +114,7 @@ class ReconcileStuckJobs:
             "watch": watch.value,
         }
         try:
-            self._retries.run(lambda: self._jobs.save(settled, Expected.of(job)), write_by)
+            self._store.run(lambda: self._jobs.save(settled, Expected.of(job)), write_by)
         except ConditionFailed as exc:
             if exc.current != settled:  # else our own ambiguous write landed
                 log.info("stuck job moved on before the reconciler", extra=fields)

@@ -10,12 +10,13 @@ the Lambda deadline nor a simulated clock can reach into them.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import attrs
 import backoff
@@ -33,9 +34,15 @@ class Retry:
     delay_s: float
 
 
+class GiveUpReason(enum.StrEnum):
+    NOT_RETRYABLE = "not retryable"
+    ATTEMPTS_EXHAUSTED = "attempts exhausted"
+    DEADLINE = "deadline"
+
+
 @attrs.frozen
 class GiveUp:
-    reason: str  # "not retryable" | "attempts exhausted" | "deadline"
+    reason: GiveUpReason
 
 
 Decision = Retry | GiveUp
@@ -87,86 +94,102 @@ class RetryPolicy:
         rng: RandomSource,
     ) -> Decision:
         if not kind.retryable:
-            return GiveUp("not retryable")
+            return GiveUp(GiveUpReason.NOT_RETRYABLE)
         if attempt >= self.max_attempts:
-            return GiveUp("attempts exhausted")
+            return GiveUp(GiveUpReason.ATTEMPTS_EXHAUSTED)
         delay = rng.uniform(0.0, self.ceiling_s(attempt))
         if not self.may_start(now + timedelta(seconds=delay), deadline):
-            return GiveUp("deadline")
+            return GiveUp(GiveUpReason.DEADLINE)
         return Retry(delay)
 
 
 @attrs.frozen
 class Attempted:
     """One failed attempt, as a retrier's hook hears it: the attempt's
-    number, its failure, and what the policy decided (a ``Retry`` with its
-    delay, or a ``GiveUp`` with its reason)."""
+    number, its failure, what the policy decided (a ``Retry`` with its
+    delay, or a ``GiveUp`` with its reason), and what the caller said the
+    call is about (the ids a log line needs)."""
 
     attempt: int
     failure: OutsideFailure
     decision: Decision
+    about: Mapping[str, object] = attrs.field(factory=dict)
 
 
-class GaveUp(Exception):
-    """No attempt succeeded. ``last`` is the last failure; ``started`` is
-    False when the deadline left no room for another attempt, and then
-    ``last`` is None if none had been made at all."""
+RetryHook = Callable[[Attempted], None]
 
-    def __init__(self, last: OutsideFailure | None, attempts: int, reason: str, *, started: bool) -> None:
-        super().__init__(f"gave up: {reason} (attempts made: {attempts})")
-        self.last = last
-        self.attempts = attempts
-        self.reason = reason
-        self.started = started
+
+def unheard(attempted: Attempted) -> None:
+    """The hook of a retrier nobody listens to."""
 
 
 F = TypeVar("F", bound=OutsideFailure)
 T = TypeVar("T")
 
 
-def _unheard(attempted: Attempted) -> None:
-    pass
+class GaveUp(Exception, Generic[F]):
+    """No attempt succeeded: why, after how many attempts, the last failure
+    (None when the deadline left room for no attempt at all), and whether
+    any attempt may have been applied (one ended ambiguous), whatever the
+    last one said."""
+
+    def __init__(self, reason: GiveUpReason, attempts: int, last: F | None, *, may_have_landed: bool) -> None:
+        super().__init__(f"gave up: {reason} (attempts made: {attempts})")
+        self.reason = reason
+        self.attempts = attempts
+        self.last = last
+        self.may_have_landed = may_have_landed
 
 
-class Retrier:
+class Retrier(Generic[F]):
     """Calls an action until it succeeds or the policy gives up: owns the
-    attempts, the jittered delay, the deadline and the sleep. Logs and
-    counters subscribe through the hook; the clock, the sleep and the
-    random source are the caller's, so tests and the simulation drive them."""
+    attempts, the jittered delay, the deadline and the sleep. Only
+    ``retried`` failures are retried; logs and counters subscribe through
+    the hook. The clock, the sleep and the random source are the caller's,
+    so tests and the simulation drive them."""
 
-    def __init__(self, policy: RetryPolicy, clock: Clock, sleeper: Sleeper, rng: RandomSource) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Clock,
+        sleeper: Sleeper,
+        rng: RandomSource,
+        *,
+        retried: type[F],
+        hook: RetryHook = unheard,
+    ) -> None:
         self.policy = policy
         self._clock = clock
         self._sleeper = sleeper
         self._rng = rng
+        self._retried = retried
+        self._hook = hook
 
     def run(
-        self,
-        action: Callable[[], T],
-        deadline: datetime,
-        failure: type[F],
-        hook: Callable[[Attempted], None] = _unheard,
+        self, action: Callable[[], T], deadline: datetime, about: Mapping[str, object] | None = None
     ) -> tuple[T, int]:
         """What ``action`` returned and the attempts it took; ``GaveUp``
-        otherwise. Only ``failure`` is retried: anything else is an answer
-        (a failed condition) or a bug, and passes through at once."""
-        attempt, last = 0, None
+        otherwise. Anything but a ``retried`` failure is an answer (a failed
+        condition) or a bug, and passes through at once."""
+        about = about or {}
+        attempt, last, may_have_landed = 0, None, False
         while self.policy.may_start(self._clock.now(), deadline):
             attempt += 1
             try:
                 return action(), attempt
-            except failure as exc:
+            except self._retried as exc:
                 last = exc
+                may_have_landed = may_have_landed or exc.kind is FailureKind.AMBIGUOUS
                 decision = self.policy.after_failure(exc.kind, attempt, self._clock.now(), deadline, self._rng)
-                hook(Attempted(attempt, exc, decision))
+                self._hook(Attempted(attempt, exc, decision, about))
                 if isinstance(decision, GiveUp):
-                    raise GaveUp(exc, attempt, decision.reason, started=True) from exc
+                    raise GaveUp(decision.reason, attempt, exc, may_have_landed=may_have_landed) from exc
                 self._sleeper.sleep(decision.delay_s)
         if last is not None:
             # The sleep ended later than planned: the hook hears why the
             # retry it was told of never came.
-            hook(Attempted(attempt, last, GiveUp("deadline")))
-        raise GaveUp(last, attempt, "deadline", started=False)
+            self._hook(Attempted(attempt, last, GiveUp(GiveUpReason.DEADLINE), about))
+        raise GaveUp(GiveUpReason.DEADLINE, attempt, last, may_have_landed=may_have_landed)
 
 
 def seeded(seed: int) -> random.Random:

@@ -30,7 +30,7 @@ import attrs
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError
 from domain.job import FINAL, Expected, Job, JobStatus
-from domain.store_retries import StoreRetries
+from domain.store_retrier import StoreRetrier
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, IdSource, Metrics
 
@@ -104,7 +104,7 @@ class ProcessJobMessage:
         self,
         *,
         jobs: JobRepository,
-        retries: StoreRetries,
+        store_retrier: StoreRetrier,
         clock: Clock,
         ids: IdSource,
         step: JobStep,
@@ -113,7 +113,7 @@ class ProcessJobMessage:
     ) -> None:
         self._jobs = jobs
         self._ids = ids
-        self._retries = retries
+        self._store = store_retrier
         self._clock = clock
         self._step = step
         self._metrics = metrics
@@ -125,7 +125,7 @@ class ProcessJobMessage:
         # No claim is made, and so no step started, after work_by: the margin
         # is the completion write's.
         budget = Budget.ending(invocation_end, self._settings.margin)
-        job = self._retries.run(lambda: self._jobs.get(message.job_id), budget.work_by)
+        job = self._store.run(lambda: self._jobs.get(message.job_id), budget.work_by)
         claimed = self._claim(job, message, budget)
         if isinstance(claimed, WorkResult):
             return claimed
@@ -142,7 +142,7 @@ class ProcessJobMessage:
             assert job is not None  # a missing job makes the message stale
             expected = Expected.of(job)
             try:
-                self._retries.run(lambda: self._jobs.save(move, expected), budget.work_by)  # noqa: B023
+                self._store.run(lambda: self._jobs.save(move, expected), budget.work_by)  # noqa: B023
             except ConditionFailed as exc:
                 if exc.current != move:  # else our own ambiguous write landed
                     # Another actor won: judge the message again on what it wrote.
@@ -182,7 +182,7 @@ class ProcessJobMessage:
         """Run the step and write its outcome."""
         done = self._run_step(claimed, message)
         try:
-            self._retries.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
+            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
         except ConditionFailed as exc:
             if exc.current != done:  # else our own ambiguous write landed
                 # Our claim expired and another delivery took the job over.

@@ -124,8 +124,9 @@ class HttpRequest:
             )
             submission.check_fits_in_a_message()
         except InvalidSubmission as exc:
-            status, slug = (413, "body-too-large") if exc.too_large else (400, "invalid-job")
-            raise BadRequest(status, slug, "Bad request", exc.detail) from None
+            if exc.too_large:
+                raise BadRequest(413, "body-too-large", "Content too large", exc.detail) from None
+            raise BadRequest(400, "invalid-job", "Bad request", exc.detail) from None
         return submission
 
     def json_object(self, max_bytes: int) -> dict[str, Any]:

@@ -101,8 +101,13 @@ class Settings:
 
     @property
     def retry_after_s(self) -> int:
-        """What a 503 tells the client to wait: one full backoff ceiling."""
+        """What a 503 for the queue tells the client to wait: one full backoff ceiling."""
         return max(1, math.ceil(self.send_max_delay_ms / 1000))
+
+    @property
+    def store_retry_after_s(self) -> int:
+        """What a 503 for the job store tells the client to wait: the store's backoff ceiling."""
+        return max(1, math.ceil(self.store_max_delay_ms / 1000))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -1,5 +1,11 @@
 """The composition root: the one place that knows every concrete class.
 
+Three groups, each a container: ``AwsPorts`` (the ports as AWS and the
+Lambda runtime provide them), ``UseCases`` (the domain's use cases, each a
+factory over a ports dependency) and ``Container`` (what the three Lambda
+handlers run). Tests, the simulation and the chaos run override the ports
+once, as a group, and get use cases wired by this same code.
+
 Built once per cold start. Creating boto3 clients makes no AWS call; the
 endpoint, region and credentials come from boto3's own environment
 settings (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SQS``, ``AWS_DEFAULT_REGION``...),
@@ -23,16 +29,19 @@ from adapters.job_steps import NoStep
 from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
-from domain.enqueue import EnqueueJob, EnqueueSettings
+from domain.answers import RetryAfter
+from domain.enqueue import EnqueueJob, EnqueueSettings, SendAttemptLog
 from domain.job import Retention
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import Retrier, RetryPolicy
-from domain.store_retries import StoreRetries
+from domain.store_retrier import StoreRetrier, log_store_attempt
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.config import Settings
 from entrypoints.jobs_api import JobsApi
 from entrypoints.scheduled_reconciler import ScheduledReconciler
+from ports.publisher import SendFailed
+from ports.repository import StoreFailed
 
 
 def _dynamodb_config(settings: Settings) -> Config:
@@ -63,8 +72,11 @@ def _store_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-class Container(containers.DeclarativeContainer):
-    settings = providers.Singleton(Settings.from_env, os.environ)
+class AwsPorts(containers.DeclarativeContainer):
+    """Every port, as AWS and the Lambda runtime provide it. A test's,
+    the simulation's or the chaos run's group replaces this one whole."""
+
+    settings = providers.Dependency(instance_of=Settings)
 
     session = providers.Singleton(boto3.session.Session)
     sqs_client = providers.Singleton(
@@ -88,7 +100,6 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidIds, secret=settings.provided.job_id_key)
     rng = providers.Singleton(random.Random)
     metrics = providers.Singleton(EmfMetrics, service="job-intake")
-
     jobs = providers.Singleton(
         DynamoDbJobRepository,
         client=dynamodb_client,
@@ -97,13 +108,25 @@ class Container(containers.DeclarativeContainer):
         retention=providers.Factory(Retention, settings.provided.job_retention),
     )
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
+    # The worker's processing step: override this provider to plug one in.
+    job_step = providers.Singleton(NoStep)
+
+
+class UseCases(containers.DeclarativeContainer):
+    """The domain's use cases over a group of ports. Each is a factory: a
+    build makes new use cases and retriers, and shares the group's ports."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    ports = providers.DependenciesContainer()
+
     # The use cases' settings, each a provider of its own: tests on fakes
     # override these, not the wiring below.
     store_policy = providers.Callable(_store_policy, settings)
     send_policy = providers.Callable(_send_policy, settings)
     enqueue_settings = providers.Callable(
         lambda settings: EnqueueSettings(
-            deadline_margin=settings.deadline_margin, retry_after_s=settings.retry_after_s
+            deadline_margin=settings.deadline_margin,
+            retry_after=RetryAfter(queue_s=settings.retry_after_s, store_s=settings.store_retry_after_s),
         ),
         settings,
     )
@@ -121,54 +144,80 @@ class Container(containers.DeclarativeContainer):
         settings,
     )
 
-    store_retries = providers.Singleton(StoreRetries, policy=store_policy, clock=clock, sleeper=sleeper, rng=rng)
-    send_retrier = providers.Singleton(Retrier, policy=send_policy, clock=clock, sleeper=sleeper, rng=rng)
-    enqueue_job = providers.Singleton(
+    # One retrier per port, each with its own policy and its named hook.
+    store_retrier = providers.Factory(
+        StoreRetrier,
+        providers.Factory(
+            Retrier,
+            store_policy,
+            ports.clock,
+            ports.sleeper,
+            ports.rng,
+            retried=StoreFailed,
+            hook=log_store_attempt,
+        ),
+    )
+    send_retrier = providers.Factory(
+        Retrier,
+        send_policy,
+        ports.clock,
+        ports.sleeper,
+        ports.rng,
+        retried=SendFailed,
+        hook=providers.Factory(SendAttemptLog, metrics=ports.metrics),
+    )
+
+    enqueue_job = providers.Factory(
         EnqueueJob,
-        jobs=jobs,
-        publisher=publisher,
-        retries=store_retries,
-        sends=send_retrier,
-        clock=clock,
-        ids=ids,
-        metrics=metrics,
+        jobs=ports.jobs,
+        publisher=ports.publisher,
+        store_retrier=store_retrier,
+        send_retrier=send_retrier,
+        clock=ports.clock,
+        ids=ports.ids,
+        metrics=ports.metrics,
         settings=enqueue_settings,
     )
-
-    reconcile_stuck_jobs = providers.Singleton(
+    reconcile_stuck_jobs = providers.Factory(
         ReconcileStuckJobs,
-        jobs=jobs,
-        retries=store_retries,
-        clock=clock,
-        metrics=metrics,
+        jobs=ports.jobs,
+        store_retrier=store_retrier,
+        clock=ports.clock,
+        metrics=ports.metrics,
         settings=reconcile_settings,
     )
-
-    # The worker's processing step: override this provider to plug one in.
-    job_step = providers.Singleton(NoStep)
-    process_job_message = providers.Singleton(
+    process_job_message = providers.Factory(
         ProcessJobMessage,
-        jobs=jobs,
-        retries=store_retries,
-        clock=clock,
-        ids=ids,
-        step=job_step,
-        metrics=metrics,
+        jobs=ports.jobs,
+        store_retrier=store_retrier,
+        clock=ports.clock,
+        ids=ports.ids,
+        step=ports.job_step,
+        metrics=ports.metrics,
         settings=work_settings,
     )
 
-    # What the three Lambda handlers run.
+
+class Container(containers.DeclarativeContainer):
+    """What the three Lambda handlers run, over the use cases and the ports."""
+
+    settings = providers.Singleton(Settings.from_env, os.environ)
+    ports = providers.Container(AwsPorts, settings=settings)
+    use_cases = providers.Container(UseCases, settings=settings, ports=ports)
+
     jobs_api = providers.Singleton(
         JobsApi,
-        enqueue_job=enqueue_job,
-        jobs=jobs,
-        clock=clock,
+        enqueue_job=use_cases.enqueue_job,
+        jobs=ports.jobs,
+        clock=ports.clock,
         max_body_bytes=settings.provided.max_body_bytes,
-        metrics=metrics,
+        metrics=ports.metrics,
     )
-    batch_worker = providers.Singleton(SqsBatchWorker, process=process_job_message, clock=clock, metrics=metrics)
+    batch_worker = providers.Singleton(
+        SqsBatchWorker, process=use_cases.process_job_message, clock=ports.clock, metrics=ports.metrics
+    )
     scheduled_reconciler = providers.Singleton(
-        ScheduledReconciler, reconcile=reconcile_stuck_jobs, clock=clock, metrics=metrics
+        ScheduledReconciler, reconcile=use_cases.reconcile_stuck_jobs, clock=ports.clock, metrics=ports.metrics
     )
 
 

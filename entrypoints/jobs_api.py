@@ -15,18 +15,10 @@ from typing import Any
 from adapters.json_logging import log_context
 from domain.enqueue import EnqueueJob
 from domain.job import Job
-from domain.outcomes import (
-    Accepted,
-    ContentRejected,
-    Failed,
-    InFlight,
-    KeyReused,
-    Outcome,
-    Unavailable,
-    Unsettled,
-)
+from domain.outcomes import Outcome
 from domain.submission import Submission
 from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
+from entrypoints.http_answers import http_answer
 from ports.repository import JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
 
@@ -146,69 +138,20 @@ class JobsApi:
 
 def _answer(outcome: Outcome, correlation_id: str, base: str) -> dict[str, Any]:
     job_id = outcome.job_id
-    common: dict[str, Any] = {"correlation_id": correlation_id, "job_id": job_id}
-    match outcome:
-        case Accepted():
-            body = {"job_id": job_id, "status": "QUEUED", "correlation_id": correlation_id}
-            return json_response(202, body, {"Location": f"{base}/jobs/{job_id}", "X-Correlation-Id": correlation_id})
-        case InFlight():
-            return problem(
-                409,
-                "request-in-flight",
-                "Conflict",
-                "a request with this Idempotency-Key is still in progress",
-                retryable=True,
-                headers={"Retry-After": "1"},
-                **common,
-            )
-        case KeyReused():
-            return problem(
-                422,
-                "idempotency-key-reused",
-                "Unprocessable content",
-                "this Idempotency-Key was used with a different request body",
-                retryable=False,
-                **common,
-            )
-        case Unavailable(error=error, retry_after_s=retry_after):
-            return problem(
-                503,
-                "queue-unavailable",
-                "Service unavailable",
-                f"the job could not be queued ({error.code}); it is not queued and it is safe to retry",
-                retryable=True,
-                headers={"Retry-After": str(retry_after)},
-                **common,
-            )
-        case Failed(error=error):
-            return problem(
-                500,
-                "enqueue-failed",
-                "Internal server error",
-                f"the job could not be queued ({error.code}); retrying will not help until the cause is fixed",
-                retryable=False,
-                **common,
-            )
-        case Unsettled(error=error):
-            return problem(
-                500,
-                "state-unsettled",
-                "Internal server error",
-                f"the job's state could not be settled ({error.code}); repeat the request with the same "
-                "Idempotency-Key, or read the job, to learn the outcome",
-                retryable=True,
-                **common,
-            )
-        case ContentRejected(error=error, too_large=too_large):
-            return problem(
-                413 if too_large else 400,
-                "content-rejected",
-                "Bad request",
-                f"the queue refused the job's content ({error.code})",
-                retryable=False,
-                **common,
-            )
-    raise AssertionError(f"unmapped outcome {outcome!r}")
+    said = http_answer(outcome)
+    if said.status == 202:
+        body = {"job_id": job_id, "status": "QUEUED", "correlation_id": correlation_id}
+        return json_response(202, body, {"Location": f"{base}/jobs/{job_id}", "X-Correlation-Id": correlation_id})
+    return problem(
+        said.status,
+        said.slug,
+        said.title,
+        said.detail,
+        correlation_id=correlation_id,
+        retryable=said.retryable,
+        job_id=job_id,
+        headers=None if said.retry_after_s is None else {"Retry-After": str(said.retry_after_s)},
+    )
 
 
 def _job_view(job: Job) -> dict[str, Any]:

@@ -113,7 +113,11 @@ def document(server: str | None = None, *, signed: bool = True) -> dict[str, Any
         "415": _problem("The body is not JSON, or is compressed."),
         "422": _problem("This Idempotency-Key was used with another body."),
         "500": _problem("A permanent failure, or a state that could not be settled (see retryable)."),
-        "503": _problem("SQS unavailable; the job is not queued and it is safe to retry.", retry_after=True),
+        "503": _problem(
+            "The queue (queue-unavailable) or the job store (store-unavailable) was unavailable; "
+            "the job is not queued and it is safe to retry.",
+            retry_after=True,
+        ),
         **_GATEWAY,
     }
     status_responses = {

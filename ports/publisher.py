@@ -4,11 +4,13 @@ from typing import Protocol
 
 import attrs
 
-from domain.failures import OutsideFailure
+from domain.failures import OutsideFailure, Service
 
 
 class SendFailed(OutsideFailure):
     """The queue did not confirm a message; ``kind`` says what a retry may do."""
+
+    service = Service.QUEUE
 
 
 @attrs.frozen

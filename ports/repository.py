@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from domain.failures import OutsideFailure
+from domain.failures import OutsideFailure, Service
 from domain.job import Expected, Job, Watch
 
 
 class StoreFailed(OutsideFailure):
     """The store did not answer a read or a write; ``kind`` says whether the
     write may have landed (AMBIGUOUS) and what a retry may do."""
+
+    service = Service.STORE
 
 
 class AlreadyExists(Exception):

@@ -15,15 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
-from dependency_injector import providers
+from dependency_injector import containers, providers
 
 from chaos.metrics import CountingMetrics
+from domain.answers import RetryAfter
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Expected, Job, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
-from domain.store_retries import StoreRetries
+from domain.store_retrier import StoreRetrier
 from domain.work import JobStep, ProcessJobMessage, WorkSettings
 from entrypoints.containers import Container
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
@@ -292,50 +293,65 @@ class OnFakes:
     margin: timedelta = timedelta(seconds=3)
     seed: int = 7
 
-    def container(self) -> Container:
+    def ports(self, step: JobStep | None = None) -> containers.DynamicContainer:
+        """Every port a fake: the group the container's ports are overridden with."""
+        ports = containers.DynamicContainer()
+        ports.set_providers(
+            jobs=providers.Object(self.jobs),
+            publisher=providers.Object(self.queue),
+            clock=providers.Object(self.clock),
+            sleeper=providers.Object(self.clock),
+            ids=providers.Object(self.ids),
+            metrics=providers.Object(self.metrics),
+            # A random source of its own for each retrier, seeded alike, so
+            # that a test's backoff delays repeat.
+            rng=providers.Factory(seeded, self.seed),
+            job_step=providers.Object(step or (lambda job, payload: None)),
+        )
+        return ports
+
+    def container(self, step: JobStep | None = None) -> Container:
         """The production composition root, with every port a fake and the
         retry policies and margin this object's: the use cases are wired by
         the same code as in the Lambda functions."""
         container = Container()
-        overrides: dict[providers.Provider[Any], object] = {
-            container.jobs: self.jobs,
-            container.publisher: self.queue,
-            container.clock: self.clock,
-            container.sleeper: self.clock,
-            container.ids: self.ids,
-            container.metrics: self.metrics,
-            container.store_policy: self.store_policy,
-            container.send_policy: self.send_policy,
-            container.enqueue_settings: EnqueueSettings(deadline_margin=self.margin, retry_after_s=1),
-        }
-        for provider, fake in overrides.items():
-            provider.override(providers.Object(fake))
-        # A random source of its own for each use case, seeded alike, so
-        # that a test's backoff delays repeat.
-        container.rng.override(providers.Factory(seeded, self.seed))
+        container.ports.override(self.ports(step))
+        use_cases = container.use_cases
+        use_cases.store_policy.override(providers.Object(self.store_policy))
+        use_cases.send_policy.override(providers.Object(self.send_policy))
+        use_cases.enqueue_settings.override(
+            providers.Object(EnqueueSettings(deadline_margin=self.margin, retry_after=RetryAfter(1, 1)))
+        )
         return container
 
-    def store(self) -> StoreRetries:
-        return self.container().store_retries()
+    def store(self) -> StoreRetrier:
+        return built(StoreRetrier, self.container().use_cases.store_retrier)
 
     def enqueue(self) -> EnqueueJob:
-        return self.container().enqueue_job()
+        return built(EnqueueJob, self.container().use_cases.enqueue_job)
 
     def reconciler(
         self, grace: timedelta, batch_limit: int = 100, retention: timedelta = timedelta(days=4)
     ) -> ReconcileStuckJobs:
-        container = self.container()
-        container.reconcile_settings.override(
+        use_cases = self.container().use_cases
+        use_cases.reconcile_settings.override(
             providers.Object(
                 ReconcileSettings(
                     grace=grace, message_retention=retention, batch_limit=batch_limit, margin=timedelta(seconds=2)
                 )
             )
         )
-        return container.reconcile_stuck_jobs()
+        return built(ReconcileStuckJobs, use_cases.reconcile_stuck_jobs)
 
     def worker(self, step: JobStep, max_claims: int = 3) -> ProcessJobMessage:
-        container = self.container()
-        container.job_step.override(providers.Object(step))
-        container.work_settings.override(providers.Object(WorkSettings(max_claims=max_claims, margin=self.margin)))
-        return container.process_job_message()
+        use_cases = self.container(step).use_cases
+        use_cases.work_settings.override(providers.Object(WorkSettings(max_claims=max_claims, margin=self.margin)))
+        return built(ProcessJobMessage, use_cases.process_job_message)
+
+
+def built(kind: type[T], provider: Callable[[], object]) -> T:
+    """What ``provider`` builds, checked to be a ``kind`` (a nested
+    container's providers are untyped)."""
+    value = provider()
+    assert isinstance(value, kind), f"{provider} built {value!r}, not a {kind.__name__}"
+    return value

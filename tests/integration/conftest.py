@@ -151,8 +151,8 @@ def container(aws: Aws, faults: FaultInjector) -> Container:
     """The production container, its settings overridden, faults attached."""
     container = Container()
     container.settings.override(providers.Object(settings_for(aws)))
-    faults.attach(container.sqs_client())
-    faults.attach(container.dynamodb_client())
+    faults.attach(container.ports.sqs_client())
+    faults.attach(container.ports.dynamodb_client())
     return container
 
 

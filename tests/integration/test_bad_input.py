@@ -72,7 +72,7 @@ def test_a_bad_request_gets_its_problem_and_writes_nothing(
 def test_a_body_over_the_limit_is_413(aws: Aws, faults: FaultInjector) -> None:
     container = Container()
     container.settings.override(providers.Object(settings_for(aws, max_body_bytes=100)))
-    faults.attach(container.dynamodb_client())
+    faults.attach(container.ports.dynamodb_client())
 
     response = container.jobs_api()(submit({"blob": "x" * 100}), LocalContext(30_000))
 

@@ -55,9 +55,9 @@ def service(request: pytest.FixtureRequest) -> Service:
     faults: FaultInjector = request.getfixturevalue("faults")
     container = Container()
     container.settings.override(providers.Object(settings_for(aws, send_base_delay_ms=0, send_max_delay_ms=0)))
-    container.clock.override(providers.Object(clock))
-    container.sleeper.override(providers.Object(clock))
-    faults.attach(container.sqs_client())
+    container.ports.clock.override(providers.Object(clock))
+    container.ports.sleeper.override(providers.Object(clock))
+    faults.attach(container.ports.sqs_client())
     return Service(container.jobs_api(), clock, lambda n: faults.add("SendMessage", *[THROTTLED] * n))
 
 

@@ -88,7 +88,7 @@ def test_each_send_failure_is_classified_and_attempted_once(
     faults.add("SendMessage", fault)
 
     with pytest.raises(SendFailed) as caught:
-        container.publisher().publish(MESSAGE)
+        container.ports.publisher().publish(MESSAGE)
 
     assert (caught.value.kind, caught.value.code) == (kind, code)
     assert faults.calls["SendMessage"] == 1  # botocore retried nothing
@@ -108,7 +108,7 @@ def test_a_message_refused_for_its_size_is_named_from_the_code_and_the_size_sent
     message = attrs.evolve(MESSAGE, body="x" * body_bytes)
 
     with pytest.raises(SendFailed) as caught:
-        container.publisher().publish(message)
+        container.ports.publisher().publish(message)
 
     assert (caught.value.kind, caught.value.code) == (CONTENT, code)
 
@@ -134,7 +134,7 @@ def test_each_store_failure_is_classified_and_attempted_once(
     )
 
     with pytest.raises(StoreFailed) as caught:
-        container.jobs().create(job)
+        container.ports.jobs().create(job)
 
     assert caught.value.kind is kind
     assert faults.calls["PutItem"] == 1

@@ -102,7 +102,7 @@ def test_on_a_fifo_queue_the_copy_an_ambiguous_send_left_is_dropped_by_sqs(aws: 
     fifo_url = aws.sqs.create_queue(QueueName=aws.table_name + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     container = Container()
     container.settings.override(providers.Object(settings_for(aws, queue_url=fifo_url)))
-    faults.attach(container.sqs_client())
+    faults.attach(container.ports.sqs_client())
     faults.add("SendMessage", Raise(read_timeout, delivered=True))
 
     answer = container.jobs_api()(submit(), LocalContext(30_000))
@@ -138,7 +138,7 @@ def test_a_job_whose_worker_died_after_its_claim_is_taken_over_by_the_redelivery
     container: Container, aws: Aws, faults: FaultInjector
 ) -> None:
     clock = ShiftedClock()
-    container.clock.override(providers.Object(clock))
+    container.ports.clock.override(providers.Object(clock))
     api = container.jobs_api()
     api(submit({"n": 1}), LocalContext(30_000))
     [message] = aws.messages()

@@ -158,9 +158,9 @@ def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
             )
         )
     )
-    faults.attach(container.sqs_client())
-    faults.attach(container.dynamodb_client())
-    enqueue = container.enqueue_job()
+    faults.attach(container.ports.sqs_client())
+    faults.attach(container.ports.dynamodb_client())
+    enqueue = container.use_cases.enqueue_job()
     answers = []
     for request in scenario:
         sends, saves = [f for _, f in request.sends], [f for _, f in request.saves]
@@ -171,21 +171,21 @@ def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
         creates = [f for _, f in request.creates]
         faults.add("SendMessage", *sends)
         faults.add("PutItem", *creates, Pass(), *saves)
-        deadline = container.clock().now() + timedelta(seconds=30)
+        deadline = container.ports.clock().now() + timedelta(seconds=30)
         try:
             answers.append(answer(enqueue(submission(request), deadline)))
         except Crash:
             answers.append("crashed")
         faults.clear()
     container.settings.override(providers.Object(settings_for(aws, reconcile_grace_seconds=0)))
-    container.reconcile_stuck_jobs()(container.clock().now() + timedelta(seconds=60))
-    worker = container.process_job_message()
+    container.use_cases.reconcile_stuck_jobs()(container.ports.clock().now() + timedelta(seconds=60))
+    worker = container.use_cases.process_job_message()
     received = aws.messages()
     for message in received:
         body = json.loads(message["Body"])
         worker(
             IncomingMessage(body["job_id"], body["enqueue_id"], body["payload"], body["correlation_id"]),
-            container.clock().now() + timedelta(seconds=30),
+            container.ports.clock().now() + timedelta(seconds=30),
         )
     jobs = [from_item(item) for item in aws.items()]
     counts = {job.job_id: sum(json.loads(m["Body"])["job_id"] == job.job_id for m in received) for job in jobs}

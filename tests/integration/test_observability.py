@@ -38,7 +38,7 @@ def json_log() -> Iterator[io.StringIO]:
 @pytest.fixture
 def emf(container: Container) -> io.StringIO:
     stream = io.StringIO()
-    container.metrics.override(EmfMetrics("job-intake", stream))
+    container.ports.metrics.override(EmfMetrics("job-intake", stream))
     return stream
 
 

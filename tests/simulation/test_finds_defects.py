@@ -26,7 +26,7 @@ class WorkerBeforeTheFix(ProcessJobMessage):
             return verdict or WorkResult.STALE
         claimed = job.processing(claim_id=self._ids.new_claim_id(), at=self._clock.now(), until=invocation_end)
         try:
-            self._retries.run(lambda: self._jobs.save(claimed, Expected.of(job)), invocation_end)
+            self._store.run(lambda: self._jobs.save(claimed, Expected.of(job)), invocation_end)
         except ConditionFailed as exc:
             if exc.current != claimed:
                 return judge(exc.current, message) or WorkResult.DUPLICATE

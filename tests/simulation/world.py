@@ -22,20 +22,22 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
-from dependency_injector import providers
+from dependency_injector import containers, providers
 
 from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, binding, check
+from domain.answers import RetryAfter
 from domain.budget import CLOCK_SKEW
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Expected, Job, JobStatus, Watch
-from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable, Unsettled
+from domain.outcomes import Outcome
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.submission import Submission
 from domain.work import IncomingMessage, ProcessJobMessage, WorkSettings
 from entrypoints.containers import Container
+from entrypoints.http_answers import http_answer
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from tests.fakes import EPOCH, JOB_RETENTION, FakeIds, FakeMetrics, JobTable, strict_json
@@ -270,13 +272,13 @@ class World:
     # -- the actors' use cases, wired to the simulated ports -----------------
 
     def enqueue(self, actor: str) -> EnqueueJob:
-        return WIRING.build(WIRING.container.enqueue_job, EnqueueJob, self, actor)
+        return WIRING.build("enqueue_job", EnqueueJob, self, actor)
 
     def worker(self, actor: str = "drain") -> ProcessJobMessage:
-        return WIRING.build(WIRING.container.process_job_message, ProcessJobMessage, self, actor)
+        return WIRING.build("process_job_message", ProcessJobMessage, self, actor)
 
     def reconciler(self, grace: timedelta = GRACE) -> ReconcileStuckJobs:
-        return WIRING.build(WIRING.container.reconcile_stuck_jobs, ReconcileStuckJobs, self, "reconciler", grace)
+        return WIRING.build("reconcile_stuck_jobs", ReconcileStuckJobs, self, "reconciler", grace)
 
     def step(self, job: Job, payload: dict[str, Any]) -> None:
         """The processing step: records its run; a crash may follow it."""
@@ -309,8 +311,9 @@ class World:
     def answered(self, actor: str, outcome: Outcome) -> None:
         if outcome.job_id is None:
             return
-        status, settled = _status(outcome)
-        answer = Answer(outcome.job_id, status, settled)
+        said = http_answer(outcome)
+        status = said.status
+        answer = Answer(outcome.job_id, status, said.settled)
         self.answers.append(answer)
         if status == 202:
             self.accepted.add(outcome.job_id)
@@ -439,34 +442,15 @@ def _incoming(message: OutgoingMessage) -> IncomingMessage:
     return IncomingMessage(message.job_id, message.enqueue_id, {}, message.correlation_id)
 
 
-def _status(outcome: Outcome) -> tuple[int, bool]:
-    match outcome:
-        case Accepted():
-            return 202, True
-        case InFlight():
-            return 409, True
-        case KeyReused():
-            return 422, True
-        case Unavailable():
-            return 503, True
-        case Failed():
-            return 500, True
-        case Unsettled():
-            return 500, False
-        case ContentRejected(too_large=too_large):
-            return (413 if too_large else 400), True
-    raise AssertionError(f"unmapped outcome {outcome!r}")
-
-
 class Wiring:
     """The production composition root, wiring the simulation's actors.
 
     Built once per process: a container costs about a millisecond to build,
-    more than most schedules take. Its ports are overridden by providers that
-    read the world and the actor being wired, and each build resets every
-    singleton in the use case's graph, so every actor gets its own use case,
-    retriers and seeded random source, wired by the code that wires the
-    Lambda functions.
+    more than most schedules take. Its ports are overridden, as one group,
+    by providers that read the world and actor being wired; the use cases
+    are factories, so every build makes an actor its own use case, retriers
+    and seeded random sources, wired by the code that wires the Lambda
+    functions.
     """
 
     def __init__(self) -> None:
@@ -474,20 +458,27 @@ class Wiring:
         self.actor = ""
         self.grace = GRACE
         self.container = container = Container()
+        ports = containers.DynamicContainer()
+        ports.set_providers(
+            jobs=providers.Callable(lambda: SimRepository(self._world())),
+            publisher=providers.Callable(lambda: SimPublisher(self._world())),
+            clock=providers.Callable(lambda: self._world().clock),
+            sleeper=providers.Callable(lambda: self._world().clock),
+            metrics=providers.Callable(lambda: self._world().metrics),
+            ids=providers.Callable(lambda: FakeIds(self.actor)),
+            rng=providers.Callable(seeded, 0),
+            job_step=providers.Callable(lambda: self._world().step),
+        )
+        container.ports.override(ports)
+        use_cases = container.use_cases
         overrides: dict[providers.Provider[Any], providers.Provider[Any]] = {
-            container.jobs: providers.Callable(lambda: SimRepository(self._world())),
-            container.publisher: providers.Callable(lambda: SimPublisher(self._world())),
-            container.clock: providers.Callable(lambda: self._world().clock),
-            container.sleeper: providers.Callable(lambda: self._world().clock),
-            container.metrics: providers.Callable(lambda: self._world().metrics),
-            container.ids: providers.Callable(lambda: FakeIds(self.actor)),
-            container.rng: providers.Callable(seeded, 0),
-            container.job_step: providers.Callable(lambda: self._world().step),
-            container.store_policy: providers.Object(STORE_POLICY),
-            container.send_policy: providers.Object(SEND_POLICY),
-            container.enqueue_settings: providers.Object(EnqueueSettings(deadline_margin=MARGIN, retry_after_s=1)),
-            container.work_settings: providers.Object(WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN)),
-            container.reconcile_settings: providers.Callable(
+            use_cases.store_policy: providers.Object(STORE_POLICY),
+            use_cases.send_policy: providers.Object(SEND_POLICY),
+            use_cases.enqueue_settings: providers.Object(
+                EnqueueSettings(deadline_margin=MARGIN, retry_after=RetryAfter(1, 1))
+            ),
+            use_cases.work_settings: providers.Object(WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN)),
+            use_cases.reconcile_settings: providers.Callable(
                 lambda: ReconcileSettings(
                     grace=self.grace, message_retention=self._world().retention, batch_limit=10, margin=MARGIN
                 )
@@ -495,26 +486,17 @@ class Wiring:
         }
         for provider, override in overrides.items():
             provider.override(override)
-        # Found once: walking the graph costs more than a build.
-        self._singletons = {
-            use_case: [p for p in use_case.traverse(types=[providers.Singleton]) if not p.overridden] + [use_case]
-            for use_case in (container.enqueue_job, container.process_job_message, container.reconcile_stuck_jobs)
-        }
 
     def _world(self) -> World:
         assert self.world is not None, "a port was built outside Wiring.build"
         return self.world
 
-    def build(
-        self, use_case: providers.Singleton[Any], kind: type[T], world: World, actor: str, grace: timedelta = GRACE
-    ) -> T:
+    def build(self, use_case: str, kind: type[T], world: World, actor: str, grace: timedelta = GRACE) -> T:
         self.world, self.actor, self.grace = world, actor, grace
         try:
             # Tests swap in a defective worker to show the exploration finds it.
-            self.container.process_job_message.set_provides(world.worker_class)
-            for singleton in self._singletons[use_case]:
-                singleton.reset()
-            built = use_case()
+            self.container.use_cases.process_job_message.set_provides(world.worker_class)  # type: ignore[attr-defined]
+            built = getattr(self.container.use_cases, use_case)()
         finally:
             self.world = None
         assert isinstance(built, kind)

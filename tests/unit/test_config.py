@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from dependency_injector import providers
 
+from domain.answers import RetryAfter
 from domain.enqueue import EnqueueSettings
 from domain.reconcile import ReconcileSettings
 from domain.retry import RetryPolicy
@@ -130,14 +131,15 @@ def test_the_container_derives_each_use_cases_settings_from_its_own_variables() 
     )
     container = Container()
     container.settings.override(providers.Object(settings))
+    use_cases = container.use_cases
 
-    assert container.store_policy() == RetryPolicy(5, 0.007, 0.07, 1.5)
-    assert container.send_policy() == RetryPolicy(4, 0.02, 2.5, 3.0)
-    assert container.enqueue_settings() == EnqueueSettings(timedelta(seconds=4), 3)
-    assert container.reconcile_settings() == ReconcileSettings(
+    assert use_cases.store_policy() == RetryPolicy(5, 0.007, 0.07, 1.5)
+    assert use_cases.send_policy() == RetryPolicy(4, 0.02, 2.5, 3.0)
+    assert use_cases.enqueue_settings() == EnqueueSettings(timedelta(seconds=4), RetryAfter(queue_s=3, store_s=1))
+    assert use_cases.reconcile_settings() == ReconcileSettings(
         grace=timedelta(seconds=600),
         message_retention=timedelta(seconds=345_600),
         batch_limit=9,
         margin=timedelta(seconds=4),
     )
-    assert container.work_settings() == WorkSettings(max_claims=4, margin=timedelta(seconds=4))
+    assert use_cases.work_settings() == WorkSettings(max_claims=4, margin=timedelta(seconds=4))

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from domain.budget import CLOCK_SKEW, Budget
-from domain.failures import FailureKind, LastError, abandoned
+from domain.failures import FailureKind, LastError, Service, abandoned
 from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
 from domain.retry import RetryPolicy
@@ -90,7 +90,11 @@ def test_no_room_for_a_send_before_the_deadline_is_a_503_saying_so(world: World)
     assert world.queue.calls == 0
     job = world.jobs.jobs["job-0001"]
     assert job.last_error == LastError(
-        "DeadlineReached", FailureKind.DEADLINE, "no send attempt fits before the deadline", world.clock.now()
+        "DeadlineReached",
+        FailureKind.DEADLINE,
+        "no send attempt fits before the deadline",
+        world.clock.now(),
+        service=Service.QUEUE,  # the error names the service that failed
     )
     assert outcome == Unavailable("job-0001", job.last_error, 1)
 
@@ -306,7 +310,8 @@ class TestIdempotencyKey:
         again = world.submit(key="k1")
 
         assert isinstance(first, ContentRejected) and first.too_large
-        assert again == first and world.queue.calls == 1
+        # The same answer, said to be the first request's.
+        assert again == attrs.evolve(first, replayed=True) and world.queue.calls == 1
 
     def test_a_request_while_the_first_is_in_flight_is_409(self, world: World) -> None:
         world.queue.fail(*[UNAVAILABLE] * 4)
@@ -721,7 +726,8 @@ class TestAKeyedCreateThatDidNotGoThrough:
 
     @staticmethod
     def error(world: World, code: str = "ThrottlingException") -> LastError:
-        return LastError(code, FailureKind.THROTTLED, "injected", world.clock.now())
+        # The store failed, and the error names it (a 503 says store-unavailable).
+        return LastError(code, FailureKind.THROTTLED, "injected", world.clock.now(), service=Service.STORE)
 
     def test_no_earlier_job_is_a_503_that_names_none(self, world: World) -> None:
         self.fail_creates(world)

@@ -11,7 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.failures import FailureKind
-from domain.retry import Attempted, GaveUp, GiveUp, Retrier, Retry, RetryPolicy, seeded
+from domain.retry import (
+    Attempted,
+    GaveUp,
+    GiveUp,
+    GiveUpReason,
+    Retrier,
+    Retry,
+    RetryHook,
+    RetryPolicy,
+    seeded,
+    unheard,
+)
 from ports.publisher import SendFailed
 from tests.fakes import EPOCH, FakeClock, send_failure
 
@@ -39,8 +50,8 @@ def run(policy: RetryPolicy, failures: list[FailureKind], budget_s: float, seed:
             raise send_failure(kind)
 
     try:
-        attempts = Retrier(policy, clock, clock, seeded(seed)).run(
-            attempt, EPOCH + timedelta(seconds=budget_s), SendFailed
+        attempts = Retrier(policy, clock, clock, seeded(seed), retried=SendFailed).run(
+            attempt, EPOCH + timedelta(seconds=budget_s)
         )[1]
     except GaveUp as gave_up:
         attempts = gave_up.attempts
@@ -61,9 +72,9 @@ def test_only_retryable_kinds_are_retried(policy: RetryPolicy, kind: FailureKind
     # An hour leaves room for any drawn delay: the deadline never decides here.
     decision = policy.after_failure(kind, attempt, EPOCH, EPOCH + timedelta(hours=1), seeded(seed))
     if not kind.retryable:
-        assert decision == GiveUp("not retryable")
+        assert decision == GiveUp(GiveUpReason.NOT_RETRYABLE)
     elif attempt >= policy.max_attempts:
-        assert decision == GiveUp("attempts exhausted")
+        assert decision == GiveUp(GiveUpReason.ATTEMPTS_EXHAUSTED)
     else:
         assert isinstance(decision, Retry)
 
@@ -77,9 +88,9 @@ def test_delays_are_full_jitter_under_the_exponential_ceiling_and_fit_the_deadli
     # The same draw the policy made, to say which answer was due.
     delay = seeded(seed).uniform(0.0, policy.ceiling_s(attempt))
     if attempt >= policy.max_attempts:
-        assert decision == GiveUp("attempts exhausted")
+        assert decision == GiveUp(GiveUpReason.ATTEMPTS_EXHAUSTED)
     elif not policy.may_start(EPOCH + timedelta(seconds=delay), deadline):
-        assert decision == GiveUp("deadline")
+        assert decision == GiveUp(GiveUpReason.DEADLINE)
     else:
         ceiling = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
         assert decision == Retry(delay) and 0 <= delay <= ceiling
@@ -100,7 +111,7 @@ def test_the_same_seed_gives_the_same_delays() -> None:
 def test_a_retry_that_cannot_finish_before_the_deadline_is_not_started() -> None:
     policy = RetryPolicy(max_attempts=5, base_delay_s=0, max_delay_s=0, attempt_timeout_s=2)
     decision = policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, EPOCH + timedelta(seconds=1.9), seeded(1))
-    assert decision == GiveUp("deadline")
+    assert decision == GiveUp(GiveUpReason.DEADLINE)
 
 
 def test_a_retry_is_given_up_when_its_delay_would_push_the_attempt_past_the_deadline() -> None:
@@ -108,7 +119,7 @@ def test_a_retry_is_given_up_when_its_delay_would_push_the_attempt_past_the_dead
     delay = seeded(1).uniform(0.0, 1.0)  # the draw after_failure makes with the same source
     deadline = EPOCH + timedelta(seconds=2 + delay / 2)  # room for the attempt, not for the wait too
 
-    assert policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, deadline, seeded(1)) == GiveUp("deadline")
+    assert policy.after_failure(FailureKind.THROTTLED, 1, EPOCH, deadline, seeded(1)) == GiveUp(GiveUpReason.DEADLINE)
     assert policy.after_failure(
         FailureKind.THROTTLED, 1, EPOCH, deadline + timedelta(seconds=delay), seeded(1)
     ) == Retry(delay)
@@ -158,8 +169,8 @@ class TestRetrier:
 
     POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.1, max_delay_s=1.0, attempt_timeout_s=1.0)
 
-    def retrier(self, clock: FakeClock) -> Retrier:
-        return Retrier(self.POLICY, clock, clock, seeded(1))
+    def retrier(self, clock: FakeClock, hook: RetryHook = unheard) -> Retrier[SendFailed]:
+        return Retrier(self.POLICY, clock, clock, seeded(1), retried=SendFailed, hook=hook)
 
     def test_a_call_that_recovers_returns_its_value_and_the_attempts_it_took(self) -> None:
         clock, heard = FakeClock(), list[Attempted]()
@@ -170,7 +181,7 @@ class TestRetrier:
                 raise failure
             return "done"
 
-        assert self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed, heard.append) == (
+        assert self.retrier(clock, heard.append).run(call, clock.now() + timedelta(seconds=30)) == (
             "done",
             3,
         )
@@ -182,10 +193,13 @@ class TestRetrier:
 
     @pytest.mark.parametrize(
         ("kind", "reason", "attempts"),
-        [(FailureKind.PERMANENT, "not retryable", 1), (FailureKind.THROTTLED, "attempts exhausted", 3)],
+        [
+            (FailureKind.PERMANENT, GiveUpReason.NOT_RETRYABLE, 1),
+            (FailureKind.THROTTLED, GiveUpReason.ATTEMPTS_EXHAUSTED, 3),
+        ],
     )
     def test_giving_up_says_why_after_how_many_attempts_with_the_last_failure(
-        self, kind: FailureKind, reason: str, attempts: int
+        self, kind: FailureKind, reason: GiveUpReason, attempts: int
     ) -> None:
         clock, heard = FakeClock(), list[Attempted]()
         failure = send_failure(kind)
@@ -194,19 +208,59 @@ class TestRetrier:
             raise failure
 
         with pytest.raises(GaveUp) as caught:
-            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed, heard.append)
+            self.retrier(clock, heard.append).run(call, clock.now() + timedelta(seconds=30))
 
         gave_up = caught.value
-        assert (gave_up.last, gave_up.attempts, gave_up.reason, gave_up.started) == (failure, attempts, reason, True)
+        assert (gave_up.last, gave_up.attempts, gave_up.reason, gave_up.may_have_landed) == (
+            failure,
+            attempts,
+            reason,
+            False,
+        )
         assert heard[-1].decision == GiveUp(reason) and len(heard) == attempts
 
     def test_a_deadline_with_no_room_for_an_attempt_calls_nothing(self) -> None:
         clock = FakeClock()
 
         with pytest.raises(GaveUp) as caught:
-            self.retrier(clock).run(lambda: "never", clock.now() + timedelta(seconds=0.5), SendFailed)
+            self.retrier(clock).run(lambda: "never", clock.now() + timedelta(seconds=0.5))
 
-        assert (caught.value.last, caught.value.attempts, caught.value.started) == (None, 0, False)
+        assert (caught.value.last, caught.value.attempts, caught.value.reason) == (None, 0, GiveUpReason.DEADLINE)
+
+    @pytest.mark.parametrize(
+        ("kinds", "may_have_landed"),
+        [
+            ([FailureKind.THROTTLED, FailureKind.NOT_SENT, FailureKind.THROTTLED], False),
+            ([FailureKind.AMBIGUOUS, FailureKind.THROTTLED, FailureKind.NOT_SENT], True),
+            ([FailureKind.THROTTLED, FailureKind.AMBIGUOUS, FailureKind.PERMANENT], True),
+        ],
+    )
+    def test_a_give_up_says_whether_any_attempt_may_have_landed(
+        self, kinds: list[FailureKind], may_have_landed: bool
+    ) -> None:
+        clock, failures = FakeClock(), iter(kinds)
+
+        def call() -> None:
+            raise send_failure(next(failures))
+
+        with pytest.raises(GaveUp) as caught:
+            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30))
+
+        assert caught.value.last is not None and caught.value.last.kind is kinds[-1]
+        assert caught.value.may_have_landed is may_have_landed
+
+    def test_the_hook_hears_what_the_call_is_about(self) -> None:
+        clock, heard = FakeClock(), list[Attempted]()
+        failures = iter([send_failure(FailureKind.THROTTLED)])
+
+        def call() -> str:
+            for failure in failures:
+                raise failure
+            return "done"
+
+        self.retrier(clock, heard.append).run(call, clock.now() + timedelta(seconds=30), {"job_id": "j1"})
+
+        assert [a.about for a in heard] == [{"job_id": "j1"}]
 
     def test_other_exceptions_pass_through_at_once(self) -> None:
         clock = FakeClock()
@@ -215,7 +269,7 @@ class TestRetrier:
             raise KeyError("an answer, not a failure")
 
         with pytest.raises(KeyError):
-            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30), SendFailed)
+            self.retrier(clock).run(call, clock.now() + timedelta(seconds=30))
         assert clock.slept == []
 
 
@@ -232,9 +286,11 @@ def test_a_sleep_that_ends_too_late_for_the_next_attempt_is_told_to_the_hook() -
         raise send_failure(FailureKind.THROTTLED)
 
     with pytest.raises(GaveUp) as caught:
-        Retrier(policy, clock, clock, seeded(1)).run(call, clock.now() + timedelta(seconds=4), SendFailed, heard.append)
+        Retrier(policy, clock, clock, seeded(1), retried=SendFailed, hook=heard.append).run(
+            call, clock.now() + timedelta(seconds=4)
+        )
 
     assert [(a.attempt, type(a.decision).__name__) for a in heard] == [(1, "Retry"), (1, "GiveUp")]
-    assert heard[-1].decision == GiveUp("deadline") and not caught.value.started
+    assert heard[-1].decision == GiveUp(GiveUpReason.DEADLINE) and caught.value.reason is GiveUpReason.DEADLINE
     assert heard[-1].failure is heard[0].failure is caught.value.last  # the failure the give-up is about
     assert str(caught.value) == "gave up: deadline (attempts made: 1)"
