@@ -24,12 +24,12 @@ from adapters.dynamodb_schema import create_table_request
 from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
 from chaos.invariants import Message, Run
-from chaos.metrics import CountingMetrics
 from domain.job import Job
 from entrypoints.api_gateway import LOCAL_CALLER, proxy_event
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
+from tests.fakes import FakeMetrics
 
 REGION = "us-east-1"
 
@@ -50,7 +50,7 @@ class System:
         self._faults = faults
         self._seed = seed
         self.runs: list[Run] = []
-        self._metrics = CountingMetrics()
+        self._metrics = FakeMetrics()
         self.clock = ShiftedClock()
 
     @property

@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 import attrs
 from dependency_injector import containers, providers
 
-from chaos.metrics import CountingMetrics
 from domain.answers import RetryAfter
 from domain.enqueue import EnqueueJob, EnqueueSettings
-from domain.failures import FailureKind
+from domain.failures import FailureKind, Service
 from domain.job import Expected, Job, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
@@ -30,6 +29,7 @@ from entrypoints.containers import Container
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from ports.runtime import Clock
+from tests.faults import Fault
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
@@ -79,8 +79,17 @@ class FakeIds:
         return self._next("claim")
 
 
-# The metrics port counted in memory: the chaos run's, and every test's.
-FakeMetrics = CountingMetrics
+class FakeMetrics:
+    """The metrics port counted in memory: every test's, and the chaos run's."""
+
+    def __init__(self) -> None:
+        self.counts = Counter[str]()
+
+    def count(self, name: str, value: int = 1) -> None:
+        self.counts[name] += value
+
+    def flush(self) -> None:
+        """Nothing to write: the counts stay readable."""
 
 
 @attrs.frozen
@@ -97,8 +106,17 @@ class Meanwhile:
     action: Callable[[], None]
 
 
-# None: this call goes through untouched (to aim a fault at a later one).
-Step = BaseException | Lost | Meanwhile | None
+# A fault of the shared vocabulary, or an exact failure a test needs (a
+# particular code); None: this call goes through untouched (to aim a fault
+# at a later one).
+Step = Fault | BaseException | Lost | Meanwhile | None
+
+
+def played(step: Step, service: Service) -> BaseException | Lost | Meanwhile | None:
+    """A step as the fake of ``service`` plays it."""
+    if not isinstance(step, Fault):
+        return step
+    return Lost(step.raised(service)) if step.carried_out else step.raised(service)
 
 
 # The stack's default (JOB_RETENTION_DAYS).
@@ -149,7 +167,7 @@ class FakeJobRepository:
     ) -> None:
         self.table = JobTable({}, clock or FakeClock(), retention)
         self.calls = Counter[str]()
-        self._script: dict[str, deque[Step]] = {
+        self._script: dict[str, deque[BaseException | Lost | Meanwhile | None]] = {
             "create": deque(),
             "save": deque(),
             "get": deque(),
@@ -169,7 +187,7 @@ class FakeJobRepository:
 
     def fail(self, operation: str, *steps: Step) -> None:
         """The next calls of ``operation`` meet these faults, in order."""
-        self._script[operation].extend(steps)
+        self._script[operation].extend(played(step, Service.STORE) for step in steps)
 
     def forget_faults(self) -> None:
         for script in self._script.values():
@@ -213,12 +231,12 @@ class FakeJobPublisher:
     def __init__(self, tick: Callable[[], None] = lambda: None) -> None:
         self.sent: list[OutgoingMessage] = []
         self.calls = 0
-        self._script: deque[Step] = deque()
+        self._script: deque[BaseException | Lost | Meanwhile | None] = deque()
         self._tick = tick
         self.consumed: list[Step] = []
 
     def fail(self, *steps: Step) -> None:
-        self._script.extend(steps)
+        self._script.extend(played(step, Service.QUEUE) for step in steps)
 
     def forget_faults(self) -> None:
         self._script.clear()

@@ -20,6 +20,9 @@ from ports.publisher import JobPublisher, OutgoingMessage
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository
 from tests.fakes import EPOCH, FakeClock, FakeJobPublisher, FakeJobRepository
 from tests.integration.conftest import Aws
+from tests.simulation.explorer import Scheduler
+from tests.simulation.sim_ports import SimPublisher
+from tests.simulation.world import World
 
 RETENTION = Retention(timedelta(days=30))
 
@@ -196,13 +199,21 @@ class TestJobRepository:
         assert caught.value.current is None
 
 
-@pytest.fixture(params=["fake", "sqs", "sqs-fifo"])
+@pytest.fixture(params=["fake", "simulated", "sqs", "sqs-fifo"])
 def publisher_and_queue(request: pytest.FixtureRequest) -> tuple[JobPublisher, Callable[[], list[dict[str, Any]]]]:
     """A publisher and a way to read what reached its queue."""
     if request.param == "fake":
         fake = FakeJobPublisher()
         return fake, lambda: [
             {"body": m.body, "correlation_id": m.correlation_id, "dedup": m.enqueue_id} for m in fake.sent
+        ]
+    if request.param == "simulated":
+        # Outside an explored actor every call goes through untouched.
+        world = World(Scheduler())
+        return SimPublisher(world), lambda: [
+            {"body": s.message.body, "correlation_id": s.message.correlation_id, "dedup": s.message.enqueue_id}
+            for s in world.queue
+            if not s.deleted
         ]
     aws: Aws = request.getfixturevalue("aws")
     queue_url = aws.queue_url

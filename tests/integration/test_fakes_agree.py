@@ -18,59 +18,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.dynamodb_items import from_item
-from chaos.faults import (
-    AwsError,
-    Crash,
-    Fault,
-    FaultInjector,
-    Pass,
-    Raise,
-    crash,
-    never_connected,
-    read_timeout,
-)
-from domain.failures import FailureKind
+from chaos.faults import Crash, FaultInjector, Pass
+from domain.failures import Service
 from domain.job import Job
 from domain.outcomes import Outcome
 from domain.retry import RetryPolicy
 from domain.submission import Submission
 from domain.work import IncomingMessage
 from entrypoints.containers import Container
-from tests.fakes import Lost, OnFakes, Step
-from tests.fakes import send_failure as send
-from tests.fakes import store_failure as store
+from tests.fakes import OnFakes
+from tests.faults import Fault
 from tests.integration.conftest import Aws, new_aws, settings_for
 
-# Each fault once in the fakes' words and once in botocore's.
-SENDS: list[tuple[Step, Fault]] = [
-    (send(FailureKind.THROTTLED, "RequestThrottled", 400), AwsError(400, "RequestThrottled", "RequestThrottled")),
-    (send(FailureKind.AMBIGUOUS, "ServiceUnavailable", 503), AwsError(503, "ServiceUnavailable", "ServiceUnavailable")),
-    (send(FailureKind.NOT_SENT, "EndpointConnectionError"), Raise(never_connected)),
-    (send(FailureKind.AMBIGUOUS, "ReadTimeoutError"), Raise(read_timeout)),
-    (Lost(send(FailureKind.AMBIGUOUS, "ReadTimeoutError")), Raise(read_timeout, delivered=True)),
-    (
-        send(FailureKind.PERMANENT, "AWS.SimpleQueueService.NonExistentQueue", 400),
-        AwsError(400, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
-    ),
-]
-STORES: list[tuple[Step, Fault]] = [
-    (
-        store(FailureKind.THROTTLED, "ProvisionedThroughputExceededException"),
-        AwsError(400, "ProvisionedThroughputExceededException"),
-    ),
-    (store(FailureKind.AMBIGUOUS, "InternalServerError"), AwsError(500, "InternalServerError")),
-    (Lost(store(FailureKind.AMBIGUOUS, "ReadTimeoutError")), Raise(read_timeout, delivered=True)),
-]
-CRASHES: list[tuple[Step, Fault]] = [(Crash(), Raise(crash)), (Lost(Crash()), Raise(crash, delivered=True))]
+# The shared vocabulary: the fakes play each fault, botocore meets it.
+SENDS = [Fault.THROTTLED, Fault.UNAVAILABLE, Fault.NOT_SENT, Fault.TIMED_OUT, Fault.LOST, Fault.PERMANENT]
+STORES = [Fault.THROTTLED, Fault.UNAVAILABLE, Fault.LOST]
+CRASHES = [Fault.CRASH, Fault.CRASH_AFTER]
 
 
 @attrs.frozen
 class Request:
     key: str | None
-    sends: list[tuple[Step, Fault]]
-    creates: list[tuple[Step, Fault]]  # failing steps only: the next create goes through
-    saves: list[tuple[Step, Fault]]
-    crash: tuple[str, tuple[Step, Fault]] | None  # crash on the next call of "publish" or "save"
+    sends: list[Fault]
+    creates: list[Fault]  # failing steps only: the next create goes through
+    saves: list[Fault]
+    crash: tuple[str, Fault] | None  # crash on the next call of "publish" or "save"
 
 
 requests = st.builds(
@@ -119,11 +91,11 @@ def on_fakes(scenario: list[Request]) -> Snapshot:
     enqueue = fakes.enqueue()
     answers = []
     for request in scenario:
-        sends, saves = [f for f, _ in request.sends], [f for f, _ in request.saves]
+        sends, saves = list(request.sends), list(request.saves)
         if request.crash:
-            (sends if request.crash[0] == "publish" else saves).append(request.crash[1][0])
+            (sends if request.crash[0] == "publish" else saves).append(request.crash[1])
         queue.fail(*sends)
-        jobs.fail("create", *[f for f, _ in request.creates])
+        jobs.fail("create", *request.creates)
         jobs.fail("save", *saves)
         try:
             answers.append(answer(enqueue(submission(request), clock.now() + timedelta(seconds=30))))
@@ -163,14 +135,18 @@ def on_moto(scenario: list[Request], aws: Aws) -> Snapshot:
     enqueue = container.use_cases.enqueue_job()
     answers = []
     for request in scenario:
-        sends, saves = [f for _, f in request.sends], [f for _, f in request.saves]
+        sends, saves = list(request.sends), list(request.saves)
         if request.crash:
-            (sends if request.crash[0] == "publish" else saves).append(request.crash[1][1])
+            (sends if request.crash[0] == "publish" else saves).append(request.crash[1])
         # create and save are both PutItem: the create's faults, then the
         # create that goes through, then the saves' faults.
-        creates = [f for _, f in request.creates]
-        faults.add("SendMessage", *sends)
-        faults.add("PutItem", *creates, Pass(), *saves)
+        faults.add("SendMessage", *[fault.at_botocore(Service.QUEUE) for fault in sends])
+        faults.add(
+            "PutItem",
+            *[fault.at_botocore(Service.STORE) for fault in request.creates],
+            Pass(),
+            *[fault.at_botocore(Service.STORE) for fault in saves],
+        )
         deadline = container.ports.clock().now() + timedelta(seconds=30)
         try:
             answers.append(answer(enqueue(submission(request), deadline)))

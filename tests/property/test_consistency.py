@@ -32,40 +32,35 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from chaos.faults import Crash
 from chaos.invariants import Answer, Message, Run, check
-from domain.failures import FailureKind, OutsideFailure
+from domain.failures import FailureKind, OutsideFailure, Service
 from domain.job import Job, JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Outcome, Unavailable
 from domain.retry import RetryPolicy
 from domain.submission import Submission
 from domain.work import IncomingMessage
 from entrypoints.http_answers import http_answer
-from tests.fakes import Lost, OnFakes, Step
+from tests.fakes import Lost, OnFakes, Step, played
 from tests.fakes import send_failure as send
-from tests.fakes import store_failure as store
+from tests.faults import Fault
 from tests.property.stats import STATS
 
 EXAMPLES = int(os.environ.get("CONSISTENCY_EXAMPLES", "200"))
 GRACE = timedelta(seconds=300)
 
 
+# The shared vocabulary, and SQS's KMS codes beside it.
 SEND_FAULTS: list[Step] = [
     None,
-    send(FailureKind.THROTTLED, "RequestThrottled", 400),
+    Fault.THROTTLED,
     send(FailureKind.THROTTLED, "KmsThrottled", 400),
-    send(FailureKind.AMBIGUOUS, "ServiceUnavailable", 503),
-    send(FailureKind.NOT_SENT, "EndpointConnectionError"),
-    send(FailureKind.AMBIGUOUS, "ReadTimeoutError"),
-    Lost(send(FailureKind.AMBIGUOUS, "ReadTimeoutError")),
-    send(FailureKind.PERMANENT, "AWS.SimpleQueueService.NonExistentQueue", 400),
+    Fault.UNAVAILABLE,
+    Fault.NOT_SENT,
+    Fault.TIMED_OUT,
+    Fault.LOST,
+    Fault.PERMANENT,
     send(FailureKind.PERMANENT, "KmsAccessDenied", 400),
 ]
-STORE_FAULTS: list[Step] = [
-    None,
-    store(FailureKind.THROTTLED, "ProvisionedThroughputExceededException"),
-    store(FailureKind.AMBIGUOUS, "InternalServerError"),
-    Lost(store(FailureKind.AMBIGUOUS, "ReadTimeoutError")),
-    store(FailureKind.NOT_SENT, "EndpointConnectionError"),
-]
+STORE_FAULTS: list[Step] = [None, Fault.THROTTLED, Fault.UNAVAILABLE, Fault.LOST, Fault.NOT_SENT]
 CRASHES = st.none() | st.tuples(st.integers(0, 4), st.booleans())
 CLOCK_JUMPS = [1, 10, 40, 400]
 
@@ -77,7 +72,7 @@ def with_crash(script: list[Step], crash: tuple[int, bool] | None) -> list[Step]
         return script
     nth, after = crash
     head = script[:nth] + [None] * (nth - len(script[:nth]))
-    return [*head, Lost(Crash()) if after else Crash()]
+    return [*head, Fault.CRASH_AFTER if after else Fault.CRASH]
 
 
 def label(step: Step) -> str:
@@ -343,7 +338,8 @@ class Consistency(RuleBasedStateMachine):
 
 
 EXERCISED = [
-    *(f"fault {label(step)}" for step in SEND_FAULTS + STORE_FAULTS if step is not None),
+    *(f"fault {label(played(step, Service.QUEUE))}" for step in SEND_FAULTS if step is not None),
+    *(f"fault {label(played(step, Service.STORE))}" for step in STORE_FAULTS if step is not None),
     "fault crash before call",
     "fault crash after call",
     "worker crashes",

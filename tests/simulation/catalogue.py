@@ -17,8 +17,10 @@ from datetime import timedelta
 import attrs
 
 from domain.budget import CLOCK_SKEW
+from tests.simulation.actors import clock_jumps, delivery, producer, purge, reconciler_run
 from tests.simulation.explorer import Scenario, Scheduler
-from tests.simulation.world import GRACE, PRODUCER_TIMEOUT, WORKER_TIMEOUT, Faults, World
+from tests.simulation.wiring import GRACE, PRODUCER_TIMEOUT, WORKER_TIMEOUT
+from tests.simulation.world import Faults, World
 
 PAST_LEASE = (PRODUCER_TIMEOUT + timedelta(seconds=10)).total_seconds()
 PAST_CLAIM = (WORKER_TIMEOUT + CLOCK_SKEW + timedelta(seconds=5)).total_seconds()
@@ -52,22 +54,22 @@ def case(name: str, max_faults: int = 0) -> Callable[[Callable[[World], Scenario
 
 @case("producer + worker, any one fault", max_faults=1)
 def producer_and_worker(w: World) -> Scenario:
-    return w.scenario([w.producer("producer", "k"), w.delivery("worker", 1)], {"producer": Faults(free=True)})
+    return w.scenario([producer(w, "producer", "k"), delivery(w, "worker", 1)], {"producer": Faults(free=True)})
 
 
 @case("producer + two deliveries of its message")
 def two_deliveries(w: World) -> Scenario:
-    return w.scenario([w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 1)])
+    return w.scenario([producer(w, "producer", "k"), delivery(w, "worker-a", 1), delivery(w, "worker-b", 1)])
 
 
 @case("producer + worker + reconciler (grace 0) + clock")
 def reconciler_grace_zero(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer", "k"),
-            w.delivery("worker", 1),
-            w.reconciler_run(grace=timedelta(0)),
-            w.clock_jumps(5),
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            reconciler_run(w, grace=timedelta(0)),
+            clock_jumps(w, 5),
         ]
     )
 
@@ -75,23 +77,23 @@ def reconciler_grace_zero(w: World) -> Scenario:
 @case("producer paused past the grace + reconciler + worker")
 def paused_past_grace(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.clock_jumps(PAST_GRACE), w.reconciler_run(), w.delivery("worker", 1)]
+        [producer(w, "producer", "k"), clock_jumps(w, PAST_GRACE), reconciler_run(w), delivery(w, "worker", 1)]
     )
 
 
 @case("two same-key producers + worker")
 def same_key_pair(w: World) -> Scenario:
-    return w.scenario([w.producer("producer-a", "k"), w.producer("producer-b", "k"), w.delivery("worker", 1)])
+    return w.scenario([producer(w, "producer-a", "k"), producer(w, "producer-b", "k"), delivery(w, "worker", 1)])
 
 
 @case("two same-key producers + worker + reconciler (grace 0)")
 def same_key_pair_reconciled(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", "k"),
-            w.producer("producer-b", "k"),
-            w.delivery("worker", 1),
-            w.reconciler_run(grace=timedelta(0)),
+            producer(w, "producer-a", "k"),
+            producer(w, "producer-b", "k"),
+            delivery(w, "worker", 1),
+            reconciler_run(w, grace=timedelta(0)),
         ]
     )
 
@@ -100,11 +102,11 @@ def same_key_pair_reconciled(w: World) -> Scenario:
 def same_key_pair_reconciled_later(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", "k"),
-            w.producer("producer-b", "k"),
-            w.delivery("worker", 1),
-            w.reconciler_run(),
-            w.clock_jumps(PAST_GRACE),
+            producer(w, "producer-a", "k"),
+            producer(w, "producer-b", "k"),
+            delivery(w, "worker", 1),
+            reconciler_run(w),
+            clock_jumps(w, PAST_GRACE),
         ]
     )
 
@@ -112,7 +114,7 @@ def same_key_pair_reconciled_later(w: World) -> Scenario:
 @case("a 503 racing a same-key retry")
 def unavailable_racing_retry(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer-a", "k"), w.producer("producer-b", "k"), w.delivery("worker", 1)],
+        [producer(w, "producer-a", "k"), producer(w, "producer-b", "k"), delivery(w, "worker", 1)],
         {"producer-a": Faults({"publish": ["unavailable"] * 3})},
     )
 
@@ -120,7 +122,7 @@ def unavailable_racing_retry(w: World) -> Scenario:
 @case("a send delivered, its answer lost, retried: two copies, two workers")
 def lost_send_two_copies(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 2)],
+        [producer(w, "producer", "k"), delivery(w, "worker-a", 1), delivery(w, "worker-b", 2)],
         {"producer": Faults({"publish": ["lost"]})},
     )
 
@@ -128,7 +130,7 @@ def lost_send_two_copies(w: World) -> Scenario:
 @case("every send delivered, every answer lost + workers")
 def every_send_lost(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.delivery("worker-a", 1), w.delivery("worker-b", 3)],
+        [producer(w, "producer", "k"), delivery(w, "worker-a", 1), delivery(w, "worker-b", 3)],
         {"producer": Faults({"publish": ["lost"] * 3})},
     )
 
@@ -136,7 +138,7 @@ def every_send_lost(w: World) -> Scenario:
 @case("confirmation lost, then throttled + worker")
 def confirmation_lost_then_throttled(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.delivery("worker", 1)],
+        [producer(w, "producer", "k"), delivery(w, "worker", 1)],
         {"producer": Faults({"save": ["lost", "throttled"]})},
     )
 
@@ -144,7 +146,7 @@ def confirmation_lost_then_throttled(w: World) -> Scenario:
 @case("confirmation throttled three times + worker")
 def confirmation_throttled(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.delivery("worker", 1)],
+        [producer(w, "producer", "k"), delivery(w, "worker", 1)],
         {"producer": Faults({"save": ["throttled"] * 3})},
     )
 
@@ -153,11 +155,11 @@ def confirmation_throttled(w: World) -> Scenario:
 def killed_then_retried(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", "k"),
-            w.clock_jumps(PAST_LEASE),
-            w.producer("producer-b", "k"),
-            w.delivery("worker", 1),
-            w.delivery("worker-again", 2),
+            producer(w, "producer-a", "k"),
+            clock_jumps(w, PAST_LEASE),
+            producer(w, "producer-b", "k"),
+            delivery(w, "worker", 1),
+            delivery(w, "worker-again", 2),
         ],
         {"producer-a": Faults({"publish": ["crash-after"]})},
     )
@@ -166,7 +168,7 @@ def killed_then_retried(w: World) -> Scenario:
 @case("producer killed after its send + reconciler after the grace + worker")
 def killed_then_reconciled(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.clock_jumps(PAST_GRACE), w.reconciler_run(), w.delivery("worker", 1)],
+        [producer(w, "producer", "k"), clock_jumps(w, PAST_GRACE), reconciler_run(w), delivery(w, "worker", 1)],
         {"producer": Faults({"publish": ["crash-after"]})},
     )
 
@@ -174,7 +176,7 @@ def killed_then_reconciled(w: World) -> Scenario:
 @case("sends lost, the rollback fails + worker + reconciler (grace 0)")
 def rollback_fails(w: World) -> Scenario:
     return w.scenario(
-        [w.producer("producer", "k"), w.delivery("worker", 1), w.reconciler_run(grace=timedelta(0))],
+        [producer(w, "producer", "k"), delivery(w, "worker", 1), reconciler_run(w, grace=timedelta(0))],
         {"producer": Faults({"publish": ["lost"] * 3, "save": ["throttled"] * 3})},
     )
 
@@ -183,10 +185,10 @@ def rollback_fails(w: World) -> Scenario:
 def rollback_fails_later(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer", "k"),
-            w.delivery("worker", 1),
-            w.clock_jumps(PAST_GRACE),
-            w.reconciler_run(),
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            clock_jumps(w, PAST_GRACE),
+            reconciler_run(w),
         ],
         {"producer": Faults({"publish": ["lost"] * 3, "save": ["throttled"] * 3})},
     )
@@ -196,10 +198,10 @@ def rollback_fails_later(w: World) -> Scenario:
 def worker_killed(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer", "k"),
-            w.delivery("worker", 1),
-            w.clock_jumps(PAST_CLAIM),
-            w.delivery("redelivery", 1),
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            clock_jumps(w, PAST_CLAIM),
+            delivery(w, "redelivery", 1),
         ],
         {"worker": Faults({"step": ["crash"]})},
     )
@@ -209,10 +211,10 @@ def worker_killed(w: World) -> Scenario:
 def worker_outlived(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer", "k"),
-            w.delivery("worker-a", 1),
-            w.clock_jumps(PAST_CLAIM),
-            w.delivery("worker-b", 1),
+            producer(w, "producer", "k"),
+            delivery(w, "worker-a", 1),
+            clock_jumps(w, PAST_CLAIM),
+            delivery(w, "worker-b", 1),
         ]
     )
 
@@ -221,11 +223,11 @@ def worker_outlived(w: World) -> Scenario:
 def worker_killed_message_gone(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer", "k"),
-            w.delivery("worker", 1),
-            w.purge(1),
-            w.clock_jumps(PAST_GRACE),
-            w.reconciler_run(),
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            purge(w, 1),
+            clock_jumps(w, PAST_GRACE),
+            reconciler_run(w),
         ],
         {"worker": Faults({"save": ["ok", "crash"]})},
     )
@@ -233,17 +235,19 @@ def worker_killed_message_gone(w: World) -> Scenario:
 
 @case("a deleted message delivered again")
 def deleted_message_redelivered(w: World) -> Scenario:
-    return w.scenario([w.producer("producer", "k"), w.delivery("worker", 1), w.delivery("ghost", 1, even_deleted=True)])
+    return w.scenario(
+        [producer(w, "producer", "k"), delivery(w, "worker", 1), delivery(w, "ghost", 1, even_deleted=True)]
+    )
 
 
 @case("two producers without keys + one worker each, any one fault", max_faults=1)
 def two_jobs(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", None),
-            w.producer("producer-b", None),
-            w.delivery("worker-a", 1),
-            w.delivery("worker-b", 2),
+            producer(w, "producer-a", None),
+            producer(w, "producer-b", None),
+            delivery(w, "worker-a", 1),
+            delivery(w, "worker-b", 2),
         ],
         {"worker-a": Faults(free=True), "worker-b": Faults(free=True)},
     )
@@ -289,11 +293,11 @@ def with_faults_everywhere(case: Case, max_faults: int) -> Case:
 def three_producers(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", "k"),
-            w.producer("producer-b", "k"),
-            w.producer("producer-c", "k"),
-            w.delivery("worker-a", 1),
-            w.delivery("worker-b", 1),
+            producer(w, "producer-a", "k"),
+            producer(w, "producer-b", "k"),
+            producer(w, "producer-c", "k"),
+            delivery(w, "worker-a", 1),
+            delivery(w, "worker-b", 1),
         ]
     )
 
@@ -302,11 +306,11 @@ def three_producers(w: World) -> Scenario:
 def two_of_everything(w: World) -> Scenario:
     return w.scenario(
         [
-            w.producer("producer-a", "k"),
-            w.producer("producer-b", "k"),
-            w.delivery("worker-a", 1),
-            w.delivery("worker-b", 2),
-            w.reconciler_run(grace=timedelta(0)),
+            producer(w, "producer-a", "k"),
+            producer(w, "producer-b", "k"),
+            delivery(w, "worker-a", 1),
+            delivery(w, "worker-b", 2),
+            reconciler_run(w, grace=timedelta(0)),
         ]
     )
 

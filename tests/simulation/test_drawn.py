@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaos.faults import Crash
+from tests.simulation.actors import clock_jumps, delivery, producer, reconciler_run
 from tests.simulation.catalogue import PAST_CLAIM, PAST_GRACE
 from tests.simulation.explorer import Scenario, Scheduler, run_drawn
 from tests.simulation.world import Faults, World
@@ -22,18 +23,18 @@ EXAMPLES = int(os.environ.get("SIMULATION_EXAMPLES", "1000"))
 def big_world(scheduler: Scheduler) -> Scenario:
     w = World(scheduler)
     actors = [
-        w.producer("producer-a", "k"),
-        w.producer("producer-b", "k"),
-        w.producer("producer-c", "j"),
-        w.producer("producer-d", None),
-        w.delivery("worker-1", 1),
-        w.delivery("worker-2", 2),
-        w.delivery("worker-3", 3),
-        w.delivery("worker-4", 4),
-        w.delivery("worker-1-again", 1),
-        w.reconciler_run("reconciler-a"),
-        w.reconciler_run("reconciler-b"),
-        w.clock_jumps(PAST_CLAIM, PAST_GRACE),
+        producer(w, "producer-a", "k"),
+        producer(w, "producer-b", "k"),
+        producer(w, "producer-c", "j"),
+        producer(w, "producer-d", None),
+        delivery(w, "worker-1", 1),
+        delivery(w, "worker-2", 2),
+        delivery(w, "worker-3", 3),
+        delivery(w, "worker-4", 4),
+        delivery(w, "worker-1-again", 1),
+        reconciler_run(w, "reconciler-a"),
+        reconciler_run(w, "reconciler-b"),
+        clock_jumps(w, PAST_CLAIM, PAST_GRACE),
     ]
     return w.scenario(actors, {actor.name: Faults(free=True) for actor in actors})
 

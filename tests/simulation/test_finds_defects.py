@@ -12,6 +12,7 @@ from chaos.faults import Crash
 from domain.job import Expected
 from domain.work import IncomingMessage, ProcessJobMessage, WorkResult, judge
 from ports.repository import ConditionFailed
+from tests.simulation.actors import delivery, producer
 from tests.simulation.explorer import Counterexample, Scenario, Scheduler, explore
 from tests.simulation.world import Faults, World
 
@@ -36,7 +37,7 @@ class WorkerBeforeTheFix(ProcessJobMessage):
 def producer_and_worker(scheduler: Scheduler) -> Scenario:
     world = World(scheduler)
     world.worker_class = WorkerBeforeTheFix
-    return world.scenario([world.producer("producer", "k"), world.delivery("worker", 1)])
+    return world.scenario([producer(world, "producer", "k"), delivery(world, "worker", 1)])
 
 
 def test_the_lost_job_of_the_old_worker_is_found() -> None:
@@ -52,7 +53,7 @@ def test_the_lost_job_of_the_old_worker_is_found() -> None:
 def test_the_fixed_worker_passes_the_same_exploration() -> None:
     def fixed(scheduler: Scheduler) -> Scenario:
         world = World(scheduler)
-        return world.scenario([world.producer("producer", "k"), world.delivery("worker", 1)])
+        return world.scenario([producer(world, "producer", "k"), delivery(world, "worker", 1)])
 
     assert explore(fixed, expected=(Crash,)).executions > 1
 
@@ -83,7 +84,7 @@ def test_a_worker_that_leaves_a_job_waiting_is_found_whatever_the_client_was_tol
         world = World(scheduler)
         world.worker_class = worker
         return world.scenario(
-            [world.producer("producer", "k"), world.delivery("worker", 1)],
+            [producer(world, "producer", "k"), delivery(world, "worker", 1)],
             {"producer": Faults({"save": [confirmation]})},
         )
 

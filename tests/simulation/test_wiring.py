@@ -12,7 +12,8 @@ import pytest
 
 from domain.work import ProcessJobMessage
 from tests.simulation.explorer import Scheduler
-from tests.simulation.world import WIRING, World
+from tests.simulation.wiring import WIRING
+from tests.simulation.world import World
 
 
 def parts(use_case: Any) -> dict[str, Any]:

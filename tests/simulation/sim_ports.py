@@ -1,0 +1,131 @@
+"""The ports the simulation's actors call: the world's table and queue,
+each call a scheduling point that may meet a fault of the shared
+vocabulary (``tests.faults``), and the world's one clock."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from domain.failures import Service
+from domain.job import Expected, Job, Watch
+from domain.work import IncomingMessage
+from ports.publisher import OutgoingMessage, Receipt
+from ports.repository import AlreadyExists, ConditionFailed
+from tests.fakes import EPOCH, JOB_RETENTION, JobTable, strict_json
+from tests.faults import Fault
+
+if TYPE_CHECKING:
+    from tests.simulation.world import World
+
+QUEUE = "queue"
+# Faults any call may meet when a scenario lets the explorer choose them.
+STORE_FAULTS = (Fault.THROTTLED, Fault.UNAVAILABLE, Fault.LOST, Fault.CRASH, Fault.CRASH_AFTER)
+READ_FAULTS = (Fault.THROTTLED, Fault.UNAVAILABLE, Fault.CRASH)
+SEND_FAULTS = (
+    Fault.THROTTLED,
+    Fault.UNAVAILABLE,
+    Fault.NOT_SENT,
+    Fault.LOST,
+    Fault.PERMANENT,
+    Fault.CRASH,
+    Fault.CRASH_AFTER,
+)
+
+
+@attrs.define
+class Sent:
+    """A message in the queue; ``deleted`` once a worker acknowledged it."""
+
+    number: int
+    message: OutgoingMessage
+    at: datetime
+    deleted: bool = False
+
+
+class SimClock:
+    """One clock for the world, moved only by clock-jump actors.
+
+    A backoff sleep does not move it: a jump can fall between any two calls,
+    a backoff's included, and that covers what a sleep could do (let a lease
+    or a deadline pass) without making every retry a step that commutes with
+    nothing."""
+
+    def __init__(self) -> None:
+        self.current = EPOCH
+        self.slept = 0.0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+
+class SimRepository:
+    """``JobRepository`` over the world's dict, with DynamoDB's conditional
+    semantics; each call a scheduling point that may meet a fault."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._table = JobTable(world.jobs, world.clock, JOB_RETENTION, wrote=world.wrote)
+
+    def create(self, job: Job) -> None:
+        self._write("create", job.job_id, lambda: self._table.create(job))
+
+    def save(self, job: Job, expected: Expected) -> None:
+        self._write("save", job.job_id, lambda: self._table.save(job, expected))
+
+    def get(self, job_id: str) -> Job | None:
+        self._before(self._world.variant("get", job_id, False, READ_FAULTS))
+        return self._table.get(job_id)
+
+    def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
+        self._before(self._world.variant("find", "job-*", False, READ_FAULTS))
+        return self._table.due(watch, before, limit)
+
+    def _write(self, op: str, job_id: str, action: Callable[[], None]) -> None:
+        fault = _fault(self._world.variant(op, job_id, True, STORE_FAULTS))
+        if fault is None:
+            action()
+            return
+        if fault.carried_out:
+            with contextlib.suppress(AlreadyExists, ConditionFailed):
+                action()  # the answer, whatever it was, never arrives
+        raise fault.raised(Service.STORE)
+
+    @staticmethod
+    def _before(variant: str) -> None:
+        fault = _fault(variant)
+        if fault is not None:
+            raise fault.raised(Service.STORE)
+
+
+class SimPublisher:
+    """``JobPublisher`` appending to the world's queue."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def publish(self, message: OutgoingMessage) -> Receipt:
+        strict_json(message.body)
+        world = self._world
+        fault = _fault(world.variant("publish", QUEUE, True, SEND_FAULTS))
+        if fault is None or fault.carried_out:
+            world.queue.append(Sent(len(world.queue) + 1, message, world.clock.now()))
+        if fault is not None:
+            raise fault.raised(Service.QUEUE)
+        return Receipt(message_id=f"m{len(world.queue)}", request_id=None)
+
+
+def _fault(variant: str) -> Fault | None:
+    """The fault the explorer chose for a call; None: the call goes through."""
+    return None if variant == "ok" else Fault(variant)
+
+
+def incoming(message: OutgoingMessage) -> IncomingMessage:
+    return IncomingMessage(message.job_id, message.enqueue_id, {}, message.correlation_id)
