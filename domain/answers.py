@@ -80,7 +80,7 @@ def answer(
         if error is not None:
             # Nothing was recorded: no job to name (a GET for it would be 404).
             return _settled(None, error, retry_after)
-        return InFlight(job_id) if write is Write.REFUSED else None
+        return _go_on(job_id, write)
     if stored.request_hash != ours.request_hash:
         return KeyReused(job_id)
     if stored.accepted:
@@ -96,8 +96,14 @@ def answer(
         # The store failed this request's write: PENDING answers for the
         # failure; an abandoned episode is the reconciler's to settle.
         return _settled(job_id, error, retry_after) if stored.status is JobStatus.PENDING else Unsettled(job_id, error)
-    # Another actor's write won over ours: the client may try again.
-    return InFlight(job_id) if write is Write.REFUSED else None
+    return _go_on(job_id, write)
+
+
+def _go_on(job_id: str, write: Write) -> Outcome | None:
+    """Nothing stored answers the request, and it met no failure."""
+    if write is Write.NONE:
+        return None  # it may start an episode of its own: a re-drive
+    return InFlight(job_id)  # another actor's write won over ours: the client may try again
 
 
 def superseded(at: datetime) -> LastError:

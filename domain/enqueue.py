@@ -125,10 +125,10 @@ class EnqueueJob:
     def _resume(self, existing: Job, fresh: Job, submission: Submission, budget: Budget) -> Job | Outcome:
         """The key's job, re-driven under a fresh enqueue_id; or the answer
         its state gives."""
-        now = self._clock.now()
-        replay = answer(existing, fresh, Write.NONE, None, now=now, retry_after=self._settings.retry_after)
+        replay = self._ask(existing, fresh, Write.NONE)
         if replay is not None:
             return replay
+        now = self._clock.now()
         start = existing
         if existing.awaiting_confirmation:
             # Its invocation has ended (lease expired) without settling it.
@@ -212,18 +212,21 @@ class EnqueueJob:
                 "rollback failed; left to the reconciler",
                 extra=_fields(job, code=error.code, rollback_code=exc.code, rollback_kind=exc.kind.value),
             )
-            outcome = self._answer(job, job, Write.LANDED, error)
+            outcome = self._answer(job, job, Write.LANDED, error)  # pragma: no mutate (absent answers the same)
         else:
             log.info("rolled back to PENDING", extra=_fields(job, code=error.code, kind=error.kind.value))
-            outcome = self._answer(back, job, Write.LANDED, error)
+            outcome = self._answer(back, job, Write.LANDED)  # back holds the error
         if isinstance(outcome, Unsettled):
             self._metrics.count("RollbackFailures")
         return outcome
 
+    def _ask(self, stored: Job | None, ours: Job, write: Write, error: LastError | None = None) -> Outcome | None:
+        return answer(stored, ours, write, error, now=self._clock.now(), retry_after=self._settings.retry_after)
+
     def _answer(self, stored: Job | None, ours: Job, write: Write, error: LastError | None = None) -> Outcome:
         """``answer``, for a request that has tried a write: there is always one."""
-        outcome = answer(stored, ours, write, error, now=self._clock.now(), retry_after=self._settings.retry_after)
-        assert outcome is not None, "only a request that has written nothing may go on without an answer"
+        outcome = self._ask(stored, ours, write, error)
+        assert outcome is not None  # only a request that has written nothing may go on
         return outcome
 
 

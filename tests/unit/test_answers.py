@@ -125,6 +125,10 @@ def test_a_request_names_its_own_failure_and_otherwise_the_stored_one() -> None:
 def test_an_unsettled_answer_names_the_failure_or_says_the_job_was_superseded() -> None:
     moved = STORED["other-accepted"]
 
+    assert answer(moved, OURS, Write.UNKNOWN, None, now=NOW, retry_after=RETRY_AFTER) == Unsettled(
+        "job-1", superseded(NOW)
+    )
+
     assert answer(moved, OURS, Write.LANDED, THROTTLED, now=NOW, retry_after=RETRY_AFTER) == Unsettled(
         "job-1", THROTTLED
     )
@@ -159,3 +163,8 @@ def test_an_unsettled_answer_names_the_failure_or_says_the_job_was_superseded() 
 )
 def test_a_failure_is_answered_by_its_kind(error: LastError, expected: Outcome) -> None:
     assert answer(None, OURS, Write.REFUSED, error, now=NOW, retry_after=RETRY_AFTER) == expected
+
+
+def test_a_write_that_lost_to_another_actor_names_the_job_in_its_409() -> None:
+    for stored in (None, STORED["pending"], STORED["abandoned"]):
+        assert answer(stored, OURS, Write.REFUSED, None, now=NOW, retry_after=RETRY_AFTER) == InFlight("job-1")

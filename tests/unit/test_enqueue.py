@@ -487,6 +487,35 @@ class TestTakeOver:
         assert world.jobs.jobs[K1].status is JobStatus.QUEUED  # as the first request left it
 
 
+class TestAReDriveThatCannotBeWritten:
+    """A same-key retry of a job left PENDING by a 503, whose one re-drive
+    write fails: the answer says what the store may hold."""
+
+    @staticmethod
+    def pending_after_a_503(world: World) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+        assert isinstance(world.submit(key="k1"), Unavailable)
+
+    def test_refused_it_is_a_503_naming_the_store(self, world: World) -> None:
+        self.pending_after_a_503(world)
+        world.jobs.fail("save", *[store_failure(FailureKind.THROTTLED, "ThrottlingException")] * 3)
+
+        outcome = world.submit(key="k1")
+
+        error = LastError("ThrottlingException", FailureKind.THROTTLED, "injected", world.clock.now(), Service.STORE)
+        assert outcome == Unavailable(K1, error, 1)
+        assert world.jobs.jobs[K1].status is JobStatus.PENDING
+
+    def test_one_that_may_have_landed_is_unsettled(self, world: World) -> None:
+        self.pending_after_a_503(world)
+        world.jobs.fail("save", *[store_failure(FailureKind.AMBIGUOUS, "InternalServerError")] * 3)
+
+        outcome = world.submit(key="k1")
+
+        error = LastError("InternalServerError", FailureKind.AMBIGUOUS, "injected", world.clock.now(), Service.STORE)
+        assert outcome == Unsettled(K1, error)
+
+
 def test_a_confirmation_that_finds_the_job_gone_is_a_500(world: World, log_of: Callable[[str], Records]) -> None:
     log = log_of("jobs.enqueue")
     world.jobs.fail("save", Meanwhile(lambda: world.jobs.jobs.clear()))  # deleted by hand mid-send

@@ -287,10 +287,11 @@ def test_a_sleep_that_ends_too_late_for_the_next_attempt_is_told_to_the_hook() -
 
     with pytest.raises(GaveUp) as caught:
         Retrier(policy, clock, clock, seeded(1), retried=SendFailed, hook=heard.append).run(
-            call, clock.now() + timedelta(seconds=4)
+            call, clock.now() + timedelta(seconds=4), {"job_id": "j1"}
         )
 
     assert [(a.attempt, type(a.decision).__name__) for a in heard] == [(1, "Retry"), (1, "GiveUp")]
     assert heard[-1].decision == GiveUp(GiveUpReason.DEADLINE) and caught.value.reason is GiveUpReason.DEADLINE
     assert heard[-1].failure is heard[0].failure is caught.value.last  # the failure the give-up is about
+    assert heard[-1].about == {"job_id": "j1"}
     assert str(caught.value) == "gave up: deadline (attempts made: 1)"

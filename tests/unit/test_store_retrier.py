@@ -124,3 +124,32 @@ def test_each_failed_attempt_is_logged_with_what_was_decided(log_of: Callable[[s
             },
         ),
     ]
+
+
+def test_a_late_wake_after_an_ambiguous_attempt_and_a_throttled_one_may_have_landed() -> None:
+    class LateClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds + (5 if self.slept else 0))  # the second sleep overruns
+
+    clock = LateClock()
+    failures = iter(
+        [
+            StoreFailed(FailureKind.AMBIGUOUS, "InternalServerError", "boom", http_status=500),
+            StoreFailed(FailureKind.THROTTLED, "ThrottlingException", "slow down", http_status=400),
+        ]
+    )
+
+    def call() -> None:
+        raise next(failures)
+
+    policy = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.01, attempt_timeout_s=1)
+    store = StoreRetrier(Retrier(policy, clock, clock, seeded(1), retried=StoreFailed, hook=log_store_attempt))
+    with pytest.raises(StoreFailed) as caught:
+        store.run(call, clock.now() + timedelta(seconds=3))
+
+    reported = caught.value
+    assert (reported.kind, reported.code, reported.message) == (
+        FailureKind.AMBIGUOUS,
+        "ThrottlingException",
+        "slow down (an earlier attempt may have been applied)",
+    )
