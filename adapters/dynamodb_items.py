@@ -52,7 +52,9 @@ def to_item(job: Job, retention: Retention) -> Item:
         item["enqueue_id"] = {"S": job.enqueue_id}
     if job.claims:
         item["claims"] = {"N": str(job.claims)}
-    for name in ("unconfirmed_since", "lease_until", "sent_at", "claim_until"):
+    if job.result is not None:
+        item["result"] = {"S": job.result}
+    for name in ("unconfirmed_since", "lease_until", "sent_at", "claim_until", "event_due"):
         moment = getattr(job, name)
         if moment is not None:
             item[name] = {"S": iso(moment)}
@@ -98,6 +100,8 @@ def from_item(item: Item) -> Job:
         claim_id=item.get("claim_id", {}).get("S"),
         claim_until=_optional_time(item, "claim_until"),
         claims=int(item.get("claims", {}).get("N", "0")),
+        result=item.get("result", {}).get("S"),
+        event_due=_optional_time(item, "event_due"),
         last_error=None
         if error is None
         else LastError(

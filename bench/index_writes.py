@@ -69,7 +69,8 @@ def main() -> int:
         ("create QUEUED", lambda j: j.queued(enqueue_id="e" * 36, correlation_id="c" * 36, at=AT, lease_until=later)),
         ("confirm the send", lambda j: j.sent(attempts=1, at=later)),
         ("claim", lambda j: j.processing(claim_id="x" * 36, at=later, until=later + timedelta(seconds=35))),
-        ("complete", lambda j: j.succeeded(at=later)),
+        ("complete", lambda j: j.succeeded(at=later, result='{"url":"' + "u" * 60 + '"}')),
+        ("event put, marked", lambda j: j.announced()),
     ]
     error = LastError("ServiceUnavailable", FailureKind.AMBIGUOUS, "x" * 40, AT)
     refused = [accepted[0], ("roll back", lambda j: j.rolled_back(error=error, attempts=4, at=later))]

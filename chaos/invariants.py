@@ -1,4 +1,4 @@
-"""Invariants I1-I7 of the brief, checked on what a run leaves behind.
+"""Invariants I1-I8, checked on what a run leaves behind.
 
 One checker for the stateful test, the simulation and the chaos run. It
 reads the answers the clients were given, the jobs as stored, the messages
@@ -16,11 +16,11 @@ from datetime import datetime
 import attrs
 
 from domain.failures import FailureKind
-from domain.job import TAKEN, Job, JobStatus
+from domain.job import FINAL, TAKEN, Job, JobStatus
 
 # Answers about the request, not the job: they promise nothing about it.
 ABOUT_THE_REQUEST = frozenset({409, 422})
-NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7")
+NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8")
 
 
 @attrs.frozen
@@ -52,6 +52,34 @@ class Run:
 class Message:
     job_id: str
     enqueue_id: str
+
+
+@attrs.frozen
+class Final:
+    """A final state, as stored and as its completion event tells it."""
+
+    job_id: str
+    status: str
+    finished_at: datetime
+
+    @classmethod
+    def of(cls, job: Job) -> Final:
+        return cls(job.job_id, job.status.value, job.updated_at)
+
+
+def event_problems(events: Collection[Final], stored: Collection[Final], jobs: Mapping[str, Job]) -> list[str]:
+    """I8: an event is emitted if and only if its final state was stored
+    (at least once): none for a state never stored, and every stored final
+    state announced."""
+    problems = [
+        f"{event.job_id}: event for {event.status} at {event.finished_at}, never stored"
+        for event in events
+        if event not in stored
+    ]
+    for job in jobs.values():
+        if job.status in FINAL and Final.of(job) not in events:
+            problems.append(f"{job.job_id}: {job.status.value} stored, never announced")
+    return problems
 
 
 def binding(answers: Iterable[Answer]) -> dict[str, Answer]:
@@ -86,11 +114,15 @@ def check(
     now: datetime,
     lost: Collection[str] = (),
     unexplained_allowed: int = 0,
-    max_claims: int = 3,
+    max_attempts: int = 3,
+    events: Collection[Final] | None = None,
+    finals: Collection[Final] = (),
 ) -> dict[str, list[str]]:
     """Violations by invariant, at quiescence: every actor stopped, the
     queue drained by honest workers, the reconciler run. ``lost``: jobs whose
-    message an adversary removed (deleted, or let expire)."""
+    message an adversary removed (deleted, or let expire). ``events``: the
+    completion events put, and ``finals`` every final state ever stored (I8,
+    checked when given)."""
     answers = list(answers)
     last = binding(answers)
     problems: dict[str, list[str]] = defaultdict(list)
@@ -125,11 +157,13 @@ def check(
             problems["I7"].append(f"{job.job_id}: PROCESSING under an expired claim")
         if job.status is JobStatus.QUEUED and job.awaiting_confirmation and job.lease_expired(now):
             problems["I7"].append(f"{job.job_id}: QUEUED, unconfirmed, its producer gone")
-    problems["I6"].extend(run_problems(runs, last, max_claims))
+    problems["I6"].extend(run_problems(runs, last, max_attempts))
+    if events is not None:
+        problems["I8"].extend(event_problems(events, finals, jobs))
     return {name: problems[name] for name in NAMES if problems[name]}
 
 
-def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_claims: int) -> list[str]:
+def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_attempts: int) -> list[str]:
     """At least once, never concurrently, never after a 503 or a 4xx."""
     by_job: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
@@ -140,7 +174,7 @@ def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_claims: in
         if answer is not None and (answer.status == 503 or 400 <= answer.status < 500):
             problems.append(f"{job_id}: processed after a {answer.status}")
         attempts = [run.attempt for run in job_runs]
-        if attempts != sorted(set(attempts)) or attempts[-1] > max_claims:
+        if attempts != sorted(set(attempts)) or attempts[-1] > max_attempts:
             problems.append(f"{job_id}: attempts {attempts}")
         for before, after in itertools.pairwise(job_runs):
             if after.started_at < before.lease_until:

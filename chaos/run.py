@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             runs=system.runs,
             now=system.clock.now(),
             unexplained_allowed=sum(1 for r in requests if r.status == 0 and r.key is None),
-            max_claims=system.settings.worker_max_claims,
+            max_attempts=system.settings.job_max_attempts,
         )
         verdict = verdicts(problems)
         args.out.mkdir(parents=True, exist_ok=True)

@@ -24,11 +24,14 @@ from adapters.dynamodb_schema import create_table_request
 from adapters.json_logging import configure as configure_logging
 from chaos.faults import Crash
 from chaos.invariants import Message, Run
+from domain.budget import CLOCK_SKEW
 from domain.job import Job
 from entrypoints.api_gateway import LOCAL_CALLER, proxy_event
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
+from entrypoints.sqs_events import sqs_event
+from ports.handlers import JobContext, JobHandler
 from tests.fakes import FakeMetrics
 
 REGION = "us-east-1"
@@ -110,14 +113,16 @@ class System:
         container.ports.clock.override(providers.Object(self.clock))
         container.ports.metrics.override(providers.Object(self._metrics))
         if step:
-            container.ports.job_step.override(providers.Object(self._count_processing))
+            container.ports.handlers.override(providers.Object(CountingHandlers(self)))
         if faults:
             self._faults.attach(container.ports.sqs_client())
             self._faults.attach(container.ports.dynamodb_client())
         return container
 
-    def _count_processing(self, job: Job, payload: dict[str, Any]) -> None:
-        self.runs.append(Run.of(job))
+    def count_processing(self, context: JobContext) -> None:
+        # The claim the run holds lasts to its invocation's end, plus the skew.
+        lease_until = context.deadline + self.settings.deadline_margin + CLOCK_SKEW
+        self.runs.append(Run(context.job_id, context.attempt, self.clock.now(), lease_until))
 
     def submit(self, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
@@ -202,25 +207,14 @@ class System:
         return [Message(body["job_id"], body["enqueue_id"]) for body in bodies]
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_url: str) -> dict[str, Any]:
-    """Messages from ``receive_message`` as the SQS event source hands them
-    to a Lambda function."""
-    arn = f"arn:aws:sqs:{REGION}:123456789012:{queue_url.rsplit('/', 1)[-1]}"
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {
-                    k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
-                    for k, v in m.get("MessageAttributes", {}).items()
-                },
-                "eventSource": "aws:sqs",
-                "eventSourceARN": arn,
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
+class CountingHandlers:
+    """Every job type's handler records its run, and returns nothing."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+    def handler_for(self, job_type: str) -> JobHandler:
+        return lambda payload, context: self._system.count_processing(context)
+
+    def knows(self, job_type: str) -> bool:
+        return True

@@ -101,9 +101,12 @@ def answer(
 
 def _go_on(job_id: str, write: Write) -> Outcome | None:
     """Nothing stored answers the request, and it met no failure."""
-    if write is Write.NONE:
-        return None  # it may start an episode of its own: a re-drive
-    return InFlight(job_id)  # another actor's write won over ours: the client may try again
+    match write:
+        case Write.NONE:
+            return None  # it may start an episode of its own: a re-drive
+        case Write.REFUSED:
+            return InFlight(job_id)  # another actor's write won over ours: the client may try again
+    raise ValueError(f"{write!r}: only a write that did not land leaves the request to go on")
 
 
 def superseded(at: datetime) -> LastError:

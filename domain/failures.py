@@ -27,7 +27,7 @@ class FailureKind(enum.StrEnum):
     CLIENT_CONTENT = "client_content"
     # No attempt could be started before the deadline.
     DEADLINE = "deadline"
-    # The worker's processing step failed, or no worker finished it.
+    # The job's handler failed, or no worker finished it.
     PROCESSING = "processing"
     # No worker took the job while its message could still be delivered.
     UNDELIVERED = "undelivered"
@@ -42,6 +42,7 @@ class Service(enum.StrEnum):
 
     QUEUE = "queue"
     STORE = "store"
+    EVENTS = "events"
 
 
 # The code a send refused for its size is recorded under, so that a replay

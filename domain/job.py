@@ -30,7 +30,9 @@ _ALLOWED = {
     # QUEUED -> FAILED: the reconciler, when the message can no longer exist.
     JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED},
     # PROCESSING -> PROCESSING: a worker takes over an expired claim.
-    JobStatus.PROCESSING: {JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED},
+    # PROCESSING -> QUEUED: the handler failed and will be retried, when its
+    # message comes back (the message stays live: same enqueue_id).
+    JobStatus.PROCESSING: {JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED},
     JobStatus.SUCCEEDED: set(),
     JobStatus.FAILED: set(),
 }
@@ -51,6 +53,8 @@ class Watch(enum.StrEnum):
     DELIVERY = "delivery"
     # PROCESSING: the claim's lease ends; then the worker is surely gone.
     COMPLETION = "completion"
+    # Final, its completion event not yet known to be on the bus.
+    EVENT = "event"
 
 
 class IllegalTransition(Exception):
@@ -92,8 +96,13 @@ class Job:
     # End of the invocation holding the claim (plus clock skew): after it,
     # the claim may be taken over by a redelivery of the message.
     claim_until: datetime | None = None
-    # Claims made in the current episode: the attempt number a step sees.
+    # Claims made in the current episode: the attempt number a handler sees.
     claims: int = 0
+    # A SUCCEEDED job's result, as compact JSON.
+    result: str | None = None
+    # When the job reached its final state, until its completion event is
+    # known to be on the bus: the reconciler puts it again after that.
+    event_due: datetime | None = None
 
     @classmethod
     def submitted(
@@ -145,11 +154,14 @@ class Job:
 
     @property
     def watch(self) -> Watch | None:
-        """What the reconciler watches this job for; None once PENDING or final."""
+        """What the reconciler watches this job for; None once PENDING, or
+        final with its completion event put."""
         if self.status is JobStatus.QUEUED:
             return Watch.CONFIRMATION if self.unconfirmed_since is not None else Watch.DELIVERY
         if self.status is JobStatus.PROCESSING:
             return Watch.COMPLETION
+        if self.event_due is not None:
+            return Watch.EVENT
         return None
 
     @property
@@ -162,6 +174,8 @@ class Job:
                 return self.sent_at
             case Watch.COMPLETION:
                 return self.claim_until
+            case Watch.EVENT:
+                return self.event_due
         return None
 
     def queued(self, *, enqueue_id: str, correlation_id: str, at: datetime, lease_until: datetime) -> Job:
@@ -201,7 +215,9 @@ class Job:
         )
 
     def processing(self, *, claim_id: str, at: datetime, until: datetime) -> Job:
-        """Claimed by a worker, or an expired claim taken over."""
+        """Claimed by a worker, or an expired claim taken over. ``sent_at``
+        stays: the message's retention counts from its send, whatever
+        happens to the job."""
         return self._to(
             JobStatus.PROCESSING,
             at,
@@ -210,11 +226,16 @@ class Job:
             claims=self.claims + 1,
             unconfirmed_since=None,
             lease_until=None,
-            sent_at=None,
         )
 
-    def succeeded(self, *, at: datetime) -> Job:
-        return self._to(JobStatus.SUCCEEDED, at, claim_until=None)
+    def retrying(self, *, error: LastError, at: datetime) -> Job:
+        """The handler failed and may succeed later: QUEUED again under the
+        same enqueue_id, its message (still in the queue) live, for the
+        delivery that comes back after the backoff to claim."""
+        return self._to(JobStatus.QUEUED, at, last_error=error, claim_id=None, claim_until=None)
+
+    def succeeded(self, *, at: datetime, result: str | None = None) -> Job:
+        return self._to(JobStatus.SUCCEEDED, at, claim_until=None, sent_at=None, result=result, event_due=at)
 
     def failed(self, *, error: LastError, at: datetime) -> Job:
         return self._to(
@@ -225,7 +246,14 @@ class Job:
             unconfirmed_since=None,
             lease_until=None,
             sent_at=None,
+            event_due=at,
         )
+
+    def announced(self) -> Job:
+        """Its completion event is on the bus: nothing is left to watch."""
+        if self.status not in FINAL or self.event_due is None:
+            raise IllegalTransition(self, f"only a final job with an event due is announced, not {self.status.value}")
+        return attrs.evolve(self, version=self.version + 1, event_due=None)
 
     def _to(self, target: JobStatus, at: datetime, **changes: Any) -> Job:
         if target not in _ALLOWED[self.status]:

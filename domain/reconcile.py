@@ -13,6 +13,10 @@ come, found through the jobs' watch index, never a scan.
 - Watch.COMPLETION: PROCESSING under a claim that expired more than the
   queue's retention period ago, and no redelivery took it over, so its
   message is gone too: FAILED with last_error.
+- Watch.EVENT: final past the grace, its completion event not known to be
+  on the bus (the worker died between its final write and the put, or the
+  bus failed): the event is put again (``domain.announce``). So is the
+  event of every job this run makes FAILED.
 
 Every write is conditional on the exact version read: a confirmation, a
 claim or a takeover that lands first makes it fail harmlessly, and the job,
@@ -26,9 +30,10 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from domain.announce import Announce
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError, abandoned
-from domain.job import Expected, Job, Watch
+from domain.job import Expected, Job, JobStatus, Watch
 from domain.store_retrier import StoreRetrier
 from ports.repository import ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
@@ -36,7 +41,12 @@ from ports.runtime import Clock, Metrics
 log = logging.getLogger("jobs.reconcile")
 
 # The metric counting each watch's settlements (the stack's alarms use these names).
-SETTLED_METRIC = {watch: f"Stuck{watch.value.capitalize()}Settled" for watch in Watch}
+SETTLED_METRIC = {
+    Watch.CONFIRMATION: "StuckConfirmationSettled",
+    Watch.DELIVERY: "StuckDeliverySettled",
+    Watch.COMPLETION: "StuckCompletionSettled",
+    Watch.EVENT: "CompletionEventsRepaired",
+}
 
 
 @attrs.frozen
@@ -56,6 +66,9 @@ class ReconcileSettings:
     message_retention: timedelta
     batch_limit: int
     margin: timedelta = timedelta(seconds=2)
+    # How long a final job's event may stay unconfirmed before it is put
+    # again: longer than a worker's invocation, so as not to race it.
+    event_grace: timedelta = timedelta(seconds=300)
 
 
 class ReconcileStuckJobs:
@@ -64,12 +77,14 @@ class ReconcileStuckJobs:
         *,
         jobs: JobRepository,
         store_retrier: StoreRetrier,
+        announce: Announce,
         clock: Clock,
         metrics: Metrics,
         settings: ReconcileSettings,
     ) -> None:
         self._jobs = jobs
         self._store = store_retrier
+        self._announce = announce
         self._clock = clock
         self._metrics = metrics
         self._settings = settings
@@ -102,17 +117,27 @@ class ReconcileStuckJobs:
     def _threshold(self, watch: Watch) -> timedelta:
         # A job waiting on its message (to be taken, or taken over once its
         # claim lapsed) is only given up once the message surely is gone.
-        return self._settings.grace if watch is Watch.CONFIRMATION else self._settings.message_retention
+        if watch is Watch.CONFIRMATION:
+            return self._settings.grace
+        if watch is Watch.EVENT:
+            return self._settings.event_grace
+        return self._settings.message_retention
 
     def _settle(self, job: Job, watch: Watch, write_by: datetime) -> str:
-        now = self._clock.now()
-        settled = _settled(job, watch, now)
         fields = {
             "job_id": job.job_id,
             "enqueue_id": job.enqueue_id,
             "correlation_id": job.correlation_id,
             "watch": watch.value,
         }
+        if watch is Watch.EVENT:
+            if not self._announce(job, write_by):
+                return "failed"
+            log.info("completion event put again", extra=fields)
+            self._metrics.count(SETTLED_METRIC[watch])
+            return "settled"
+        now = self._clock.now()
+        settled = _settled(job, watch, now)
         try:
             self._store.run(lambda: self._jobs.save(settled, Expected.of(job)), write_by)
         except ConditionFailed as exc:
@@ -124,11 +149,15 @@ class ReconcileStuckJobs:
             return "failed"
         log.info("stuck job settled", extra={**fields, "status": settled.status.value})
         self._metrics.count(SETTLED_METRIC[watch])
+        if settled.status is JobStatus.FAILED:
+            self._metrics.count("JobsFailed", job_type=settled.job_type)
+            self._announce(settled, write_by)
         return "settled"
 
 
 def _settled(job: Job, watch: Watch, now: datetime) -> Job:
-    """The state a job stuck under ``watch`` is settled in."""
+    """The state a job stuck under ``watch`` is settled in (its event, for
+    ``Watch.EVENT``, is put without a change of state)."""
     match watch:
         case Watch.CONFIRMATION:
             return job.rolled_back(error=abandoned(now, "the reconciler"), attempts=0, at=now)
@@ -146,4 +175,6 @@ def _settled(job: Job, watch: Watch, now: datetime) -> Job:
                 f"the worker holding claim {job.claims} stopped and no delivery took the job over",
                 now,
             )
+        case Watch.EVENT:
+            raise ValueError("a job whose event is due is announced, not settled")
     return job.failed(error=error, at=now)

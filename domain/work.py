@@ -2,8 +2,16 @@
 
 A message is live only while its job is QUEUED with the message's
 enqueue_id. A live message is claimed (QUEUED -> PROCESSING, conditional on
-the version read) and its step run; the message is acknowledged only once
-the job no longer needs it: the job is final, or the message is stale.
+the version read) and the handler of the job's type run (``ports.handlers``);
+the message is acknowledged only once the job no longer needs it: the job
+is final, or the message is stale.
+
+What the handler returns is stored as the job's result (SUCCEEDED). A
+handler that fails is retried while attempts are left and a retry can
+help: the job goes back to QUEUED under the same enqueue_id, its message
+stays in the queue, and comes back after a backoff (``RetryLater``: the
+consumer sets the message's visibility timeout; nothing sleeps). Every
+final state is announced on the event bus (``domain.announce``).
 
 Every failed conditional write asks whose write won and whether this
 message is still live: a claim that loses to the producer's confirmation
@@ -13,8 +21,9 @@ the failed write showed.
 Processing is at least once, with the attempt number: a claim holds a lease
 until its invocation's end; a worker that dies after its claim leaves the
 message undeleted, and the next delivery after the lease takes the claim
-over (``Job.claims`` counts them). After ``max_claims`` the job is FAILED.
-Two runs never overlap while each stays inside its invocation's deadline.
+over (``Job.claims`` counts them, retries included). After ``max_attempts``
+the job is FAILED. Two runs never overlap while each stays inside its
+invocation's deadline.
 """
 
 from __future__ import annotations
@@ -22,19 +31,26 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
+from domain.announce import Announce
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError
 from domain.job import FINAL, Expected, Job, JobStatus
+from domain.retry import RandomSource
 from domain.store_retrier import StoreRetrier
+from ports.handlers import Handlers, JobContext, JobError
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, IdSource, Metrics
 
 log = logging.getLogger("jobs.worker")
+# What handlers log through their context.
+handler_log = logging.getLogger("jobs.handler")
 
 # How many writes in a row one delivery may lose to other actors before it
 # leaves the message for a later delivery.
@@ -69,23 +85,12 @@ class IncomingMessage:
         return message
 
 
-class JobStep(Protocol):
-    """The work itself. Raising marks the job FAILED.
-
-    Called at least once per accepted job: ``job.claims`` is the attempt
-    number (1 on the first run). A later run starts only after the earlier
-    one's invocation has ended, so a step keyed on (job_id, claims) or
-    idempotent by job_id is safe."""
-
-    def __call__(self, job: Job, payload: dict[str, Any]) -> None: ...
-
-
 class WorkResult(enum.StrEnum):
     PROCESSED = "processed"
     STALE = "stale"  # its episode is over: the job moved on without it
     DUPLICATE = "duplicate"  # the job is final: this delivery has nothing left to do
     BUSY = "busy"  # another worker holds a live claim, or the job kept moving: deliver again later
-    EXHAUSTED = "exhausted"  # claimed max_claims times without finishing: now FAILED
+    EXHAUSTED = "exhausted"  # claimed max_attempts times without finishing: now FAILED
 
     @property
     def acknowledge(self) -> bool:
@@ -94,9 +99,23 @@ class WorkResult(enum.StrEnum):
 
 
 @attrs.frozen
+class RetryLater:
+    """The handler failed and will be retried: the message stays, and comes
+    back after ``delay_s`` (its visibility timeout, set by the consumer)."""
+
+    delay_s: int
+    acknowledge = False
+
+
+@attrs.frozen
 class WorkSettings:
-    max_claims: int = 3
+    max_attempts: int = 3
     margin: timedelta = timedelta(seconds=3)
+    # Processing retries: the delay before attempt n+1 is drawn between half
+    # and all of min(retry_max_delay, retry_base_delay * 2^(n-1)).
+    retry_base_delay: timedelta = timedelta(seconds=2)
+    retry_max_delay: timedelta = timedelta(minutes=5)
+    max_result_bytes: int = 64 * 1024
 
 
 class ProcessJobMessage:
@@ -107,7 +126,9 @@ class ProcessJobMessage:
         store_retrier: StoreRetrier,
         clock: Clock,
         ids: IdSource,
-        step: JobStep,
+        handlers: Handlers,
+        announce: Announce,
+        rng: RandomSource,
         metrics: Metrics,
         settings: WorkSettings = WorkSettings(),
     ) -> None:
@@ -115,21 +136,23 @@ class ProcessJobMessage:
         self._ids = ids
         self._store = store_retrier
         self._clock = clock
-        self._step = step
+        self._handlers = handlers
+        self._announce = announce
+        self._rng = rng
         self._metrics = metrics
         self._settings = settings
 
-    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult | RetryLater:
         """Raises ``StoreFailed`` when the job store cannot answer: the
         message should then be delivered again."""
-        # No claim is made, and so no step started, after work_by: the margin
-        # is the completion write's.
+        # No claim is made, and so no handler started, after work_by: the
+        # margin is the completion write's.
         budget = Budget.ending(invocation_end, self._settings.margin)
         job = self._store.run(lambda: self._jobs.get(message.job_id), budget.work_by)
         claimed = self._claim(job, message, budget)
         if isinstance(claimed, WorkResult):
             return claimed
-        return self._finish(claimed, message, budget.settle_by)
+        return self._finish(claimed, message, budget)
 
     def _claim(self, job: Job | None, message: IncomingMessage, budget: Budget) -> Job | WorkResult:
         """The job, claimed by this delivery; or the verdict that ends it."""
@@ -151,6 +174,8 @@ class ProcessJobMessage:
             if move.status is JobStatus.FAILED:
                 log.error("claims exhausted; job FAILED", extra=_fields(move))
                 self._metrics.count("ClaimsExhausted")
+                self._metrics.count("JobsFailed", job_type=move.job_type)
+                self._announce(move, budget.settle_by)
                 return WorkResult.EXHAUSTED
             return move
         log.warning("job kept moving; message left for a later delivery", extra={"job_id": message.job_id})
@@ -167,7 +192,7 @@ class ProcessJobMessage:
         if job.status is JobStatus.PROCESSING:
             if not job.claim_expired(now):
                 return WorkResult.BUSY
-            if job.claims >= self._settings.max_claims:
+            if job.claims >= self._settings.max_attempts:
                 error = LastError(
                     "ClaimsExhausted",
                     FailureKind.PROCESSING,
@@ -178,28 +203,101 @@ class ProcessJobMessage:
             log.warning("expired claim taken over", extra=_fields(job))
         return job.processing(claim_id=self._ids.new_claim_id(), at=now, until=claim_until)
 
-    def _finish(self, claimed: Job, message: IncomingMessage, write_by: datetime) -> WorkResult:
-        """Run the step and write its outcome."""
-        done = self._run_step(claimed, message)
+    def _finish(self, claimed: Job, message: IncomingMessage, budget: Budget) -> WorkResult | RetryLater:
+        """Run the job's handler and write what came of it."""
+        done = self._run(claimed, message, budget)
         try:
-            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), write_by)
+            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), budget.settle_by)
         except ConditionFailed as exc:
             if exc.current != done:  # else our own ambiguous write landed
                 # Our claim expired and another delivery took the job over.
                 log.error("job moved while being processed", extra=_fields(done, found=_status(exc.current)))
                 verdict = judge(exc.current, message)
                 return WorkResult.BUSY if verdict is None else verdict
+        if done.status is JobStatus.QUEUED:
+            delay = self._retry_delay(done.claims)
+            log.warning("job will be retried", extra=_fields(done, delay_s=delay))
+            self._metrics.count("JobRetries", job_type=done.job_type)
+            return RetryLater(delay)
         self._metrics.count("JobsProcessed")
+        self._metrics.count(f"Jobs{done.status.value.capitalize()}", job_type=done.job_type)
+        self._announce(done, budget.settle_by)
         return WorkResult.PROCESSED
 
-    def _run_step(self, job: Job, message: IncomingMessage) -> Job:
-        try:
-            self._step(job, message.payload)
-        except Exception as exc:
-            log.exception("processing step failed", extra=_fields(job))
-            error = LastError(type(exc).__name__, FailureKind.PROCESSING, str(exc)[:500], self._clock.now())
+    def _run(self, job: Job, message: IncomingMessage, budget: Budget) -> Job:
+        """The job as its handler left it: SUCCEEDED with its result,
+        QUEUED for a retry, or FAILED."""
+        context = JobContext(
+            job_id=job.job_id,
+            job_type=job.job_type,
+            owner=job.owner,
+            correlation_id=job.correlation_id,
+            attempt=job.claims,
+            max_attempts=self._settings.max_attempts,
+            deadline=budget.work_by,
+            max_result_bytes=self._settings.max_result_bytes,
+            logger=JobLogger(handler_log, {**_fields(job), "job_type": job.job_type, "attempt": job.claims}),
+            clock=self._clock,
+        )
+        handler = self._handlers.handler_for(job.job_type)
+        if handler is None:
+            error = self._error("UnknownJobType", f"no handler knows the job type {job.job_type!r}")
+            log.error("no handler for the job's type", extra=_fields(job, job_type=job.job_type))
             return job.failed(error=error, at=self._clock.now())
-        return job.succeeded(at=self._clock.now())
+        try:
+            result = handler(message.payload, context)
+        except Exception as exc:
+            retryable = not isinstance(exc, JobError) or exc.retryable
+            code = exc.code if isinstance(exc, JobError) else type(exc).__name__
+            log.exception("handler failed", extra=_fields(job, code=code, retryable=retryable))
+            self._metrics.count("StepFailures", job_type=job.job_type)
+            error = self._error(code, str(exc)[:500])
+            if retryable and job.claims < self._settings.max_attempts:
+                return job.retrying(error=error, at=self._clock.now())
+            return job.failed(error=error, at=self._clock.now())
+        refused = self._refused(result)
+        if refused is not None:
+            context.logger.error("result refused", extra={"code": refused.code, "reason": refused.message})
+            return job.failed(error=refused, at=self._clock.now())
+        encoded = None if result is None else _compact(result)
+        return job.succeeded(at=self._clock.now(), result=encoded)
+
+    def _refused(self, result: Any) -> LastError | None:
+        """Why a handler's result cannot be stored; None if it can."""
+        try:
+            size = len(_compact(result).encode())
+        except (TypeError, ValueError, RecursionError) as exc:
+            return self._error("ResultNotJson", f"the result is not JSON: {type(exc).__name__}: {str(exc)[:200]}")
+        if size > self._settings.max_result_bytes:
+            return self._error(
+                "ResultTooLarge",
+                f"the result is {size} bytes of JSON; at most {self._settings.max_result_bytes}: "
+                "store it elsewhere (S3) and return a reference",
+            )
+        return None
+
+    def _error(self, code: str, message: str) -> LastError:
+        return LastError(code, FailureKind.PROCESSING, message, self._clock.now())
+
+    def _retry_delay(self, attempt: int) -> int:
+        """Seconds before the next attempt: between half and all of the
+        exponential ceiling (never nearly none: the failure is recent)."""
+        base, cap = self._settings.retry_base_delay.total_seconds(), self._settings.retry_max_delay.total_seconds()
+        ceiling = min(cap, base * 2 ** min(attempt - 1, 32))
+        return math.ceil(self._rng.uniform(ceiling / 2, ceiling))
+
+
+class JobLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger bound to a job: every record names it, beside the fields
+    the handler gives."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+
+def _compact(result: Any) -> str:
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def judge(job: Job | None, message: IncomingMessage) -> WorkResult | None:

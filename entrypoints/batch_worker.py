@@ -5,7 +5,8 @@ A record is acknowledged only when its job no longer needs the message
 (processed, stale, final). The rest are reported as failures and come
 again after the visibility timeout: a store that could not answer, a job
 another worker holds under a live claim, a body that is not a job message
-(after maxReceiveCount it lands in the dead-letter queue for a person).
+(after maxReceiveCount it lands in the dead-letter queue for a person), a
+job whose handler will be retried (its visibility set to the backoff).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.json_logging import log_context
-from domain.work import IncomingMessage, MalformedMessage, WorkResult
+from domain.work import IncomingMessage, MalformedMessage, RetryLater, WorkResult
 from ports.repository import StoreFailed
 from ports.runtime import Clock, Metrics
 
@@ -25,9 +26,15 @@ log = logging.getLogger("jobs.worker")
 
 class SqsBatchWorker:
     def __init__(
-        self, *, process: Callable[[IncomingMessage, datetime], WorkResult], clock: Clock, metrics: Metrics
+        self,
+        *,
+        process: Callable[[IncomingMessage, datetime], WorkResult | RetryLater],
+        postpone: Callable[[str, int], None],
+        clock: Clock,
+        metrics: Metrics,
     ) -> None:
         self._process = process
+        self._postpone = postpone
         self._clock = clock
         self._metrics = metrics
 
@@ -65,6 +72,12 @@ class SqsBatchWorker:
             except Exception:
                 # One record's bug must not fail the batch: the others are done.
                 log.exception("message not handled; it will come again", extra=fields)
+                return False
+            if isinstance(result, RetryLater):
+                # Reported as failed, it comes back when its visibility ends:
+                # the backoff's delay from now.
+                self._postpone(record["receiptHandle"], result.delay_s)
+                log.info("message handled", extra={**fields, "result": "retry", "delay_s": result.delay_s})
                 return False
             log.info("message handled", extra={**fields, "result": result.value})
             return result.acknowledge

@@ -7,6 +7,7 @@ not answer 500 to every request.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -15,9 +16,13 @@ from typing import Any
 import attrs
 
 from domain.budget import ANSWER_RESERVE
+from ports.handlers import AnyType, Handlers
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQS_MAX_RETENTION_S = 14 * 24 * 3600
+SQS_MAX_VISIBILITY_S = 12 * 3600
+# A result lives in the job's item (400 KB) and its completion event (256 KB).
+MAX_RESULT_BYTES = 128 * 1024
 ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
 UNSET_JOB_ID_KEY = "job-intake: no JOB_ID_KEY was set, so this one is public"
 MIN_JOB_ID_KEY = 32
@@ -48,7 +53,19 @@ class Settings:
     reconcile_batch_size: int = 100
     # SQS's default retention (4 days); the stack sets its queue's and this together.
     message_retention_seconds: int = 345_600
-    worker_max_claims: int = 3
+    job_max_attempts: int = 3
+    # Processing retries: the message's visibility timeout is the delay.
+    job_retry_base_delay_s: int = 2
+    job_retry_max_delay_s: int = 300
+    # The largest result a job may store (compact JSON, bytes).
+    max_result_bytes: int = 64 * 1024
+    # package.module:attribute, the deployment's handler registry; unset,
+    # every job succeeds at once with no result.
+    job_handlers: str | None = None
+    # Whether a POST whose type no handler knows is refused (400) at intake.
+    reject_unknown_types: bool = False
+    # The bus completion events go to; unset, the account's default bus.
+    event_bus_name: str | None = None
     max_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
     job_retention_days: int = 30
@@ -69,6 +86,23 @@ class Settings:
                 f"MESSAGE_RETENTION_SECONDS ({self.message_retention_seconds}) is beyond SQS's longest retention, "
                 f"{SQS_MAX_RETENTION_S}: set it to the queue's own"
             )
+        if self.max_result_bytes > MAX_RESULT_BYTES:
+            raise ConfigurationError(
+                f"MAX_RESULT_BYTES ({self.max_result_bytes}) must be at most {MAX_RESULT_BYTES}: a result is "
+                "stored in the job's item and sent in its completion event; store bigger ones elsewhere"
+            )
+        if self.job_retry_max_delay_s > SQS_MAX_VISIBILITY_S:
+            raise ConfigurationError(
+                f"JOB_RETRY_MAX_DELAY_S ({self.job_retry_max_delay_s}) is beyond SQS's longest visibility "
+                f"timeout, {SQS_MAX_VISIBILITY_S}"
+            )
+        if self.job_retry_max_delay_s < self.job_retry_base_delay_s:
+            raise ConfigurationError(
+                f"JOB_RETRY_MAX_DELAY_S ({self.job_retry_max_delay_s}) must not be below "
+                f"JOB_RETRY_BASE_DELAY_S ({self.job_retry_base_delay_s})"
+            )
+        if self.reject_unknown_types and not self.job_handlers:
+            raise ConfigurationError("REJECT_UNKNOWN_TYPES needs JOB_HANDLERS: without handlers every type is known")
         if self.store_max_delay_ms < self.store_base_delay_ms:
             raise ConfigurationError(
                 f"STORE_MAX_DELAY_MS ({self.store_max_delay_ms}) must not be below "
@@ -124,6 +158,11 @@ class Settings:
             tuning["log_level"] = level
         if "JOB_ID_KEY" in env:  # set but empty is a mistake, not "unset"
             tuning["job_id_key"] = env["JOB_ID_KEY"]
+        for name in ("JOB_HANDLERS", "EVENT_BUS_NAME"):
+            if env.get(name, "").strip():
+                tuning[name.lower()] = env[name].strip()
+        if env.get("REJECT_UNKNOWN_TYPES", "").strip():
+            tuning["reject_unknown_types"] = _flag(env, "REJECT_UNKNOWN_TYPES")
         return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
 
 
@@ -143,10 +182,38 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "reconcile_grace_seconds": (int, 0),
     "reconcile_batch_size": (int, 1),
     "message_retention_seconds": (int, 60),
-    "worker_max_claims": (int, 1),
+    "job_max_attempts": (int, 1),
+    "job_retry_base_delay_s": (int, 0),
+    "job_retry_max_delay_s": (int, 0),
+    "max_result_bytes": (int, 1),
     "max_body_bytes": (int, 1),
     "job_retention_days": (int, 1),
 }
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env[name].strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ConfigurationError(f"{name}={env[name]!r} must be true or false")
+    return raw in ("true", "1")
+
+
+def load_handlers(spec: str | None) -> Handlers:
+    """The handler registry ``JOB_HANDLERS`` names (``package.module:attribute``);
+    without one, every job type is known and succeeds at once."""
+    if not spec:
+        return AnyType()
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"JOB_HANDLERS={spec!r} must name package.module:attribute")
+    try:
+        registry = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"JOB_HANDLERS={spec!r} cannot be loaded: {exc}") from exc
+    if not (callable(getattr(registry, "handler_for", None)) and callable(getattr(registry, "knows", None))):
+        raise ConfigurationError(f"JOB_HANDLERS={spec!r} is not a handler registry (ports.handlers.HandlerRegistry)")
+    loaded: Handlers = registry
+    return loaded
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+from collections.abc import Callable
 from datetime import timedelta
 
 import boto3
@@ -25,10 +26,12 @@ from dependency_injector import containers, providers
 
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.emf_metrics import EmfMetrics
-from adapters.job_steps import NoStep
+from adapters.eventbridge_bus import EventBridgeBus
 from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
+from adapters.sqs_visibility import SqsVisibility
+from domain.announce import Announcer, log_event_attempt
 from domain.answers import RetryAfter
 from domain.enqueue import EnqueueJob, EnqueueSettings, SendAttemptLog
 from domain.job import Retention
@@ -37,9 +40,11 @@ from domain.retry import Retrier, RetryPolicy
 from domain.store_retrier import StoreRetrier, log_store_attempt
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
-from entrypoints.config import Settings
+from entrypoints.config import Settings, load_handlers
 from entrypoints.jobs_api import JobsApi
 from entrypoints.scheduled_reconciler import ScheduledReconciler
+from ports.events import EventPutFailed
+from ports.handlers import Handlers
 from ports.publisher import SendFailed
 from ports.repository import StoreFailed
 
@@ -72,6 +77,12 @@ def _store_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+def _type_check(settings: Settings, handlers: Callable[[], Handlers]) -> Callable[[str], bool] | None:
+    """What the API asks of a type at intake: only where the deployment
+    refuses unknown types does it load the handlers at all."""
+    return handlers().knows if settings.reject_unknown_types else None
+
+
 class AwsPorts(containers.DeclarativeContainer):
     """Every port, as AWS and the Lambda runtime provide it. A test's,
     the simulation's or the chaos run's group replaces this one whole."""
@@ -94,6 +105,12 @@ class AwsPorts(containers.DeclarativeContainer):
         session,
         settings,
     )
+    # PutEvents follows the store's timeouts (and, in UseCases, its retries).
+    events_client = providers.Singleton(
+        lambda session, settings: session.client("events", config=_dynamodb_config(settings)),
+        session,
+        settings,
+    )
 
     clock = providers.Singleton(SystemClock)
     sleeper = providers.Singleton(SystemSleeper)
@@ -108,8 +125,11 @@ class AwsPorts(containers.DeclarativeContainer):
         retention=providers.Factory(Retention, settings.provided.job_retention),
     )
     publisher = providers.Singleton(SqsJobPublisher, client=sqs_client, queue_url=settings.provided.queue_url)
-    # The worker's processing step: override this provider to plug one in.
-    job_step = providers.Singleton(NoStep)
+    visibility = providers.Singleton(SqsVisibility, client=sqs_client, queue_url=settings.provided.queue_url)
+    bus = providers.Singleton(EventBridgeBus, client=events_client, bus_name=settings.provided.event_bus_name)
+    # The deployment's handlers, by job type (JOB_HANDLERS): user code,
+    # imported only by the functions that build what needs it.
+    handlers = providers.Singleton(load_handlers, settings.provided.job_handlers)
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -136,11 +156,18 @@ class UseCases(containers.DeclarativeContainer):
             message_retention=timedelta(seconds=settings.message_retention_seconds),
             batch_limit=settings.reconcile_batch_size,
             margin=settings.deadline_margin,
+            event_grace=timedelta(seconds=settings.reconcile_grace_seconds),
         ),
         settings,
     )
     work_settings = providers.Callable(
-        lambda settings: WorkSettings(max_claims=settings.worker_max_claims, margin=settings.deadline_margin),
+        lambda settings: WorkSettings(
+            max_attempts=settings.job_max_attempts,
+            margin=settings.deadline_margin,
+            retry_base_delay=timedelta(seconds=settings.job_retry_base_delay_s),
+            retry_max_delay=timedelta(seconds=settings.job_retry_max_delay_s),
+            max_result_bytes=settings.max_result_bytes,
+        ),
         settings,
     )
 
@@ -166,6 +193,24 @@ class UseCases(containers.DeclarativeContainer):
         retried=SendFailed,
         hook=providers.Factory(SendAttemptLog, metrics=ports.metrics),
     )
+    # The bus is retried as the store is: its policy and its timeouts.
+    event_retrier = providers.Factory(
+        Retrier,
+        store_policy,
+        ports.clock,
+        ports.sleeper,
+        ports.rng,
+        retried=EventPutFailed,
+        hook=log_event_attempt,
+    )
+    announcer = providers.Factory(
+        Announcer,
+        jobs=ports.jobs,
+        bus=ports.bus,
+        store_retrier=store_retrier,
+        event_retrier=event_retrier,
+        metrics=ports.metrics,
+    )
 
     enqueue_job = providers.Factory(
         EnqueueJob,
@@ -182,6 +227,7 @@ class UseCases(containers.DeclarativeContainer):
         ReconcileStuckJobs,
         jobs=ports.jobs,
         store_retrier=store_retrier,
+        announce=announcer,
         clock=ports.clock,
         metrics=ports.metrics,
         settings=reconcile_settings,
@@ -192,7 +238,9 @@ class UseCases(containers.DeclarativeContainer):
         store_retrier=store_retrier,
         clock=ports.clock,
         ids=ports.ids,
-        step=ports.job_step,
+        handlers=ports.handlers,
+        announce=announcer,
+        rng=ports.rng,
         metrics=ports.metrics,
         settings=work_settings,
     )
@@ -212,9 +260,14 @@ class Container(containers.DeclarativeContainer):
         clock=ports.clock,
         max_body_bytes=settings.provided.max_body_bytes,
         metrics=ports.metrics,
+        known_type=providers.Callable(_type_check, settings, ports.handlers.provider),
     )
     batch_worker = providers.Singleton(
-        SqsBatchWorker, process=use_cases.process_job_message, clock=ports.clock, metrics=ports.metrics
+        SqsBatchWorker,
+        process=use_cases.process_job_message,
+        postpone=ports.visibility.provided.postpone,
+        clock=ports.clock,
+        metrics=ports.metrics,
     )
     scheduled_reconciler = providers.Singleton(
         ScheduledReconciler, reconcile=use_cases.reconcile_stuck_jobs, clock=ports.clock, metrics=ports.metrics

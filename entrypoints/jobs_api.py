@@ -6,9 +6,11 @@ fakes; the container builds it for the Lambda handler (``entrypoints.api``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,13 +32,22 @@ MAX_JOB_ID_BYTES = 256
 
 class JobsApi:
     def __init__(
-        self, *, enqueue_job: EnqueueJob, jobs: JobRepository, clock: Clock, max_body_bytes: int, metrics: Metrics
+        self,
+        *,
+        enqueue_job: EnqueueJob,
+        jobs: JobRepository,
+        clock: Clock,
+        max_body_bytes: int,
+        metrics: Metrics,
+        known_type: Callable[[str], bool] | None = None,
     ) -> None:
         self._enqueue = enqueue_job
         self._jobs = jobs
         self._clock = clock
         self._max_body_bytes = max_body_bytes
         self._metrics = metrics
+        # Set when the deployment refuses types no handler knows, at intake.
+        self._known_type = known_type
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -99,6 +110,10 @@ class JobsApi:
         raise BadRequest(404, "not-found", "Not found", f"no resource at {request.path}")
 
     def _submit(self, submission: Submission, base: str, context: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        if self._known_type is not None and not self._known_type(submission.job_type):
+            raise BadRequest(
+                400, "unknown-job-type", "Bad request", f"no handler knows the job type {submission.job_type!r}"
+            )
         deadline = self._clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         settled = self._enqueue(submission, deadline)
         fields = {"outcome": type(settled).__name__, **({"job_id": settled.job_id} if settled.job_id else {})}
@@ -162,7 +177,11 @@ def _job_view(job: Job) -> dict[str, Any]:
         "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
         "attempts": job.attempts,
+        # Runs of the job's handler in this episode (attempts counts sends).
+        "processing_attempts": job.claims,
     }
+    if job.result is not None:
+        view["result"] = json.loads(job.result)
     if job.last_error is not None:
         error = job.last_error
         view["last_error"] = {

@@ -2,9 +2,13 @@
 REST proxy event for ``entrypoints.api.handler``.
 
 With TABLE_NAME and QUEUE_URL unset it starts moto server in-process and
-creates the table and the queue there (no AWS account, no Docker). With
-both set, it serves on those resources through boto3's usual credentials
-and endpoint settings.
+creates the table, the queue and the event bus there (no AWS account, no
+Docker), and runs the worker and the reconciler beside the API
+(``entrypoints.local_worker``) with the example handlers
+(``examples.handlers``) unless JOB_HANDLERS names others. With both set, it
+serves on those resources through boto3's usual credentials and endpoint
+settings, and runs the worker only if asked (``--worker``): a deployed
+worker may be consuming that queue already.
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         default=20_000,
         help="the Lambda timeout each request is given, as the deployed function has (default: %(default)s)",
     )
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="poll the queue with the worker and run the reconciler every 30 s, as AWS would "
+        "(default: on with the embedded AWS, off with TABLE_NAME and QUEUE_URL set)",
+    )
     args = parser.parse_args(argv)
 
     moto = None
@@ -66,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         moto = start_embedded_aws()
 
     from entrypoints.api import handler
+    from entrypoints.containers import Container
+    from entrypoints.local_worker import LocalWorker
+
+    worker = None
+    if args.worker if args.worker is not None else moto is not None:
+        worker = LocalWorker(Container(), region=os.environ.get("AWS_REGION") or REGION)
 
     class Handler(ApiGatewayBridge):
         timeout_ms = args.timeout_ms
@@ -80,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{args.host}:{server.server_port}"
     try:
         print(f"Jobs API on {base}  (table {os.environ['TABLE_NAME']}, queue {os.environ['QUEUE_URL']})")
+        if worker is not None:
+            worker.start()
+            print(f"Worker polling the queue, handlers {os.environ.get('JOB_HANDLERS') or 'none (every job succeeds)'}")
         print("Try:")
         print(
             f"  curl -i -X POST {base}/jobs -H 'Content-Type: application/json' "
-            '-H \'Idempotency-Key: demo-1\' -d \'{"type": "resize", "payload": {"width": 640}}\''
+            '-H \'Idempotency-Key: demo-1\' -d \'{"type": "echo", "payload": {"width": 640}}\''
         )
-        print(f"  curl -i {base}/jobs/<job_id from the answer>")
+        print(f"  curl -i {base}/jobs/<job_id from the answer>   (SUCCEEDED, with its result)")
+        print("  the same POST with type flaky (fails once, succeeds on its 2nd attempt) or doomed (FAILED at once)")
         print(f"  curl -i {base}/jobs/<job_id> -H 'X-Local-Caller: someone-else'   (404: not their job)")
         print(f"  curl {base}{OPENAPI_PATH}   (the API's OpenAPI document)")
         print("Ctrl-C stops.", flush=True)
@@ -93,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
     finally:
+        if worker is not None:
+            worker.stop()
+            worker.join(timeout=5)
         server.server_close()
         if moto is not None:
             moto.stop()
@@ -125,8 +149,17 @@ def start_embedded_aws() -> Any:
         os.environ.pop(name, None)
     boto3.client("dynamodb").create_table(**create_table_request("jobs"))
     queue_url = boto3.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
+    boto3.client("events").create_event_bus(Name="jobs")
     # A fresh secret per run: the embedded tables live only as long.
-    os.environ.update({"TABLE_NAME": "jobs", "QUEUE_URL": queue_url, "JOB_ID_KEY": secrets.token_urlsafe(32)})
+    os.environ.update(
+        {
+            "TABLE_NAME": "jobs",
+            "QUEUE_URL": queue_url,
+            "EVENT_BUS_NAME": "jobs",
+            "JOB_ID_KEY": secrets.token_urlsafe(32),
+        }
+    )
+    os.environ.setdefault("JOB_HANDLERS", "examples.handlers:registry")
     print(f"Embedded AWS (moto server) on http://{host}:{port}", flush=True)
     return moto
 

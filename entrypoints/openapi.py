@@ -56,14 +56,23 @@ ACCEPTED: dict[str, Any] = {
 
 JOB_VIEW: dict[str, Any] = {
     "type": "object",
-    "required": ["job_id", "status", "type", "created_at", "updated_at", "attempts"],
+    "required": ["job_id", "status", "type", "created_at", "updated_at", "attempts", "processing_attempts"],
     "properties": {
         "job_id": {"type": "string"},
         "status": {"type": "string", "enum": ["PENDING", "QUEUED", "PROCESSING", "SUCCEEDED", "FAILED"]},
         "type": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
-        "attempts": {"type": "integer", "minimum": 0},
+        "attempts": {"type": "integer", "minimum": 0, "description": "SendMessage attempts, over every episode."},
+        "processing_attempts": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Runs of the job's handler in this episode (retries and takeovers included).",
+        },
+        "result": {
+            "description": "What the handler returned, for a SUCCEEDED job (absent when it returned nothing). "
+            "At most MAX_RESULT_BYTES (64 KiB by default) of JSON: bigger outputs belong in S3, referenced here.",
+        },
         "last_error": {
             "type": "object",
             "required": ["code", "kind", "message", "at"],

@@ -5,15 +5,19 @@ Anything not acknowledged here fails the synth.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_cdk import Acknowledgment, Validations
 
-from infra.stack import JobIntakeStack
+if TYPE_CHECKING:
+    from infra.job_service import JobService
 
 PUSH_TO_LOGS = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
-def acknowledge(stack: JobIntakeStack) -> None:
-    rest_api = stack.api.rest_api
+def acknowledge(service: JobService) -> None:
+    """The service's own findings, accepted on its own resources."""
+    rest_api = service.api.rest_api
     Validations.of(rest_api.node.find_child("CloudWatchRole")).acknowledge(
         Acknowledgment(
             id=f"AwsSolutions::AwsSolutions-IAM4[Policy::{PUSH_TO_LOGS}]",
@@ -21,8 +25,8 @@ def acknowledge(stack: JobIntakeStack) -> None:
             "that role, and it grants only writes to CloudWatch Logs.",
         )
     )
-    if stack.tracing:
-        for function in (stack.functions.api, stack.functions.worker, stack.functions.reconciler):
+    if service.tracing:
+        for function in (service.functions.api, service.functions.worker, service.functions.reconciler):
             Validations.of(function.role.node.find_child("DefaultPolicy")).acknowledge(  # type: ignore[union-attr]
                 Acknowledgment(
                     id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -30,7 +34,7 @@ def acknowledge(stack: JobIntakeStack) -> None:
                     "resource-level permissions, so X-Ray's own policy names every resource.",
                 )
             )
-    Validations.of(stack.functions.job_id_key).acknowledge(
+    Validations.of(service.functions.job_id_key).acknowledge(  # a secret passed in is acknowledged where it is made
         Acknowledgment(
             id="AwsSolutions::AwsSolutions-SMG4",
             reason="The secret keys the job ids derived from Idempotency-Keys: rotating it would give every key "

@@ -17,7 +17,6 @@ import os
 from aws_cdk import App, Environment, RemovalPolicy, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.acknowledgements import acknowledge
 from infra.stack import JobIntakeStack
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -44,7 +43,6 @@ def build(app: App) -> JobIntakeStack:
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    acknowledge(stack)
     return stack
 
 

@@ -2,14 +2,18 @@
 
 Roles are written out action by action: the API may put and get items and
 send messages, nothing more (no Query, no Scan, no DeleteItem, no
-GetQueueAttributes); no statement anywhere has a wildcard action.
+GetQueueAttributes); no statement anywhere has a wildcard action. The
+worker and the reconciler put completion events on the service's bus; the
+worker also gets what a deployment grants its handlers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import attrs
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,7 +21,6 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
-from infra.bundling import lambda_code
 from infra.data import JobsTable
 from infra.messaging import MESSAGE_RETENTION, JobQueues
 
@@ -41,7 +44,7 @@ TUNING = {
     "RECONCILE_GRACE_SECONDS": "300",
     "RECONCILE_BATCH_SIZE": "100",
     "MESSAGE_RETENTION_SECONDS": str(int(MESSAGE_RETENTION.to_seconds())),
-    "WORKER_MAX_CLAIMS": "3",
+    "JOB_MAX_ATTEMPTS": "3",
     "MAX_BODY_BYTES": "262144",
     "JOB_RETENTION_DAYS": "30",
     "LOG_LEVEL": "INFO",
@@ -58,6 +61,32 @@ WORKER_CONCURRENCY = 10
 API_TIMEOUT = Duration.seconds(20)
 WORKER_TIMEOUT = Duration.seconds(30)
 RECONCILER_TIMEOUT = Duration.seconds(60)
+# What the service sets itself: a deployment's worker environment may not.
+RESERVED = frozenset({"TABLE_NAME", "QUEUE_URL", "EVENT_BUS_NAME", "JOB_HANDLERS", "JOB_ID_KEY", *TUNING})
+
+
+@attrs.frozen
+class WorkerOptions:
+    """How a deployment runs its worker."""
+
+    timeout: Duration = WORKER_TIMEOUT
+    memory_mb: int = 512
+    # Read by its handlers (a bucket's name, a feature flag).
+    environment: Mapping[str, str] = attrs.field(factory=dict)
+    # Its reserved concurrency, and the SQS source's cap (SQS's least is 2).
+    concurrency: int = WORKER_CONCURRENCY
+    # What its handlers may do beyond the service's own grants.
+    grants: Sequence[iam.PolicyStatement] = ()
+
+    def __attrs_post_init__(self) -> None:
+        margin_s = int(TUNING["DEADLINE_MARGIN_MS"]) / 1000
+        if self.timeout.to_seconds() <= 2 * margin_s:
+            raise ValueError(f"the worker's timeout must exceed twice DEADLINE_MARGIN_MS ({margin_s} s)")
+        if self.concurrency < 2:
+            raise ValueError("the worker's concurrency must be at least 2, SQS's least for a Lambda source")
+        clash = sorted(RESERVED & set(self.environment))
+        if clash:
+            raise ValueError(f"the worker's environment may not set {', '.join(clash)}: the service does")
 
 
 class JobFunctions(Construct):
@@ -68,19 +97,28 @@ class JobFunctions(Construct):
         *,
         table: JobsTable,
         queues: JobQueues,
+        bus: events.IEventBus,
+        bus_name: str,
+        code: lambda_.Code,
+        worker_options: WorkerOptions,
+        handlers: str | None,
+        job_id_key: secretsmanager.ISecret | None,
+        reject_unknown_types: bool,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         tracing: bool = False,
     ) -> None:
         super().__init__(scope, id)
-        code = lambda_code(RUNTIME, ARCHITECTURE)
         environment = {"TABLE_NAME": table.table.table_name, "QUEUE_URL": queues.queue.queue_url, **TUNING}
+        handled = {"JOB_HANDLERS": handlers} if handlers else {}
+        announcing = {"EVENT_BUS_NAME": bus_name}
         # The secret keyed job ids are made with. CloudFormation puts its value
         # in the API function's environment at deploy time: no call at cold
-        # start, and never in the template. Never rotated: a new secret gives
-        # every Idempotency-Key a new job id (a retry across it would make a
-        # second job).
-        self.job_id_key = secretsmanager.Secret(
+        # start, and never in the template. Never rotated, never replaced: a
+        # new secret gives every Idempotency-Key a new job id (a retry across
+        # it would make a second job). A deployment that moves this construct
+        # passes the secret it already has.
+        self.job_id_key = job_id_key or secretsmanager.Secret(
             self,
             "JobIdKey",
             description="Keys the job ids derived from callers' Idempotency-Keys (JOB_ID_KEY)",
@@ -95,7 +133,8 @@ class JobFunctions(Construct):
             description: str,
             *,
             concurrency: int | None = None,
-            secrets: Mapping[str, str] | None = None,
+            settings: Mapping[str, str] | None = None,
+            memory_mb: int = 512,
         ) -> lambda_.Function:
             log_group = logs.LogGroup(self, f"{name}Logs", retention=log_retention, removal_policy=removal_policy)
             role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -113,39 +152,48 @@ class JobFunctions(Construct):
                 code=code,
                 handler=handler,
                 timeout=timeout,
-                memory_size=512,
+                memory_size=memory_mb,
                 role=role,
                 log_group=log_group,
-                environment={**environment, **(secrets or {})},
+                environment={**environment, **(settings or {})},
                 reserved_concurrent_executions=concurrency,
                 tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             )
 
+        # The API reads the handlers only to refuse unknown types at intake.
+        refusing = {**handled, "REJECT_UNKNOWN_TYPES": "true"} if reject_unknown_types else {}
         self.api = function(
             "Api",
             "entrypoints.api.handler",
             API_TIMEOUT,
             "POST /jobs and GET /jobs/{job_id}",
-            secrets={"JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap()},
+            settings={"JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap(), **refusing},
         )
         self.reconciler = function(
             "Reconciler",
             "entrypoints.reconciler.handler",
             RECONCILER_TIMEOUT,
-            "Settles jobs left QUEUED or PROCESSING",
+            "Settles jobs left QUEUED or PROCESSING, and puts completion events that were missed",
             concurrency=RECONCILER_CONCURRENCY,
+            settings=announcing,
         )
         self.worker = function(
             "Worker",
             "entrypoints.worker.handler",
-            WORKER_TIMEOUT,
-            "Reference job consumer",
-            concurrency=WORKER_CONCURRENCY,
+            worker_options.timeout,
+            "Runs each job's handler",
+            concurrency=worker_options.concurrency,
+            settings={**worker_options.environment, **announcing, **handled},
+            memory_mb=worker_options.memory_mb,
         )
 
         table_arn, index_arn, queue_arn = table.table.table_arn, table.index_arn, queues.queue.queue_arn
+        bus_arn = bus.event_bus_arn
         _allow(self.api, {table_arn: ["dynamodb:PutItem", "dynamodb:GetItem"], queue_arn: ["sqs:SendMessage"]})
-        _allow(self.reconciler, {table_arn: ["dynamodb:PutItem"], index_arn: ["dynamodb:Query"]})
+        _allow(
+            self.reconciler,
+            {table_arn: ["dynamodb:PutItem"], index_arn: ["dynamodb:Query"], bus_arn: ["events:PutEvents"]},
+        )
         _allow(
             self.worker,
             {
@@ -156,11 +204,17 @@ class JobFunctions(Construct):
                     "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes",
                 ],
+                bus_arn: ["events:PutEvents"],
             },
         )
+        for grant in worker_options.grants:
+            self.worker.add_to_role_policy(grant)
         self.worker.add_event_source(
             SqsEventSource(
-                queues.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=WORKER_CONCURRENCY
+                queues.queue,
+                batch_size=10,
+                report_batch_item_failures=True,
+                max_concurrency=worker_options.concurrency,
             )
         )
 

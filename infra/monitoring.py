@@ -35,9 +35,12 @@ SERVICE_METRICS = {
         "MessagesSkipped",
         "ClaimsExhausted",
         "JobsReconciled",
+        "EventPutFailures",
         *SETTLED_METRIC.values(),
     ],
 }
+# Counted per job type as well (EMF's second dimension set), and graphed by it.
+BY_JOB_TYPE = ("JobsSucceeded", "JobsFailed", "StepFailures", "JobRetries")
 
 
 class Alarms(Construct):
@@ -117,10 +120,16 @@ class Alarms(Construct):
             service_metric(SETTLED_METRIC[Watch.COMPLETION]),
             "A worker stopped holding a job and no delivery took it over; the reconciler failed the job",
         )
+        self.failed_jobs = alarm(
+            "FailedJobs",
+            service_metric("JobsFailed"),
+            "A job ended FAILED (its handler failed for good or ran out of attempts, or no worker finished it); "
+            "the dashboard shows which job types",
+        )
         self.claims_exhausted = alarm(
             "ClaimsExhausted",
             service_metric("ClaimsExhausted"),
-            "A job was claimed WORKER_MAX_CLAIMS times without finishing; the worker failed it",
+            "A job was claimed JOB_MAX_ATTEMPTS times without finishing; the worker failed it",
         )
         self.server_errors = alarm(
             "Api5xx",
@@ -159,6 +168,7 @@ class Alarms(Construct):
             self.permanent_failures,
             self.undelivered,
             self.unfinished,
+            self.failed_jobs,
             self.claims_exhausted,
             self.server_errors,
             self.api_throttles,
@@ -191,6 +201,22 @@ class Alarms(Construct):
                     title=title, left=[service_metric(name) for name in names], width=12, stacked=False
                 )
                 for title, names in SERVICE_METRICS.items()
+            )
+        )
+        dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"{name} by job type",
+                    left=[
+                        cloudwatch.MathExpression(
+                            expression=f"SEARCH('{{{NAMESPACE},service,job_type}} MetricName=\"{name}\"', 'Sum', 300)",
+                            label="",
+                            period=period,
+                        )
+                    ],
+                    width=6,
+                )
+                for name in BY_JOB_TYPE
             )
         )
         dashboard.add_widgets(

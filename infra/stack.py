@@ -1,17 +1,12 @@
-"""The whole service as one stack."""
+"""The project's own stack: the job service with no handlers of its own
+(every job succeeds at once, with no result), and its outputs."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.api import JobsRestApi
-from infra.data import JobsTable
-from infra.functions import WORKER_TIMEOUT, JobFunctions
-from infra.messaging import JobQueues
-from infra.monitoring import Alarms
-from infra.schedule import ReconcilerSchedule
+from infra.job_service import HandlerCode, JobService
 
 
 class JobIntakeStack(Stack):
@@ -23,45 +18,27 @@ class JobIntakeStack(Stack):
         removal_policy: RemovalPolicy,
         tracing: bool = False,
         alarm_email: str | None = None,
+        handlers: HandlerCode | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
-        self.tracing = tracing
-        retention = logs.RetentionDays.ONE_MONTH
-        self.jobs = JobsTable(self, "Data", removal_policy=removal_policy)
-        self.queues = JobQueues(self, "Messaging", worker_timeout=WORKER_TIMEOUT)
-        self.functions = JobFunctions(
+        self.service = JobService(
             self,
-            "Functions",
-            table=self.jobs,
-            queues=self.queues,
-            log_retention=retention,
+            "Service",
+            handlers=handlers,
             removal_policy=removal_policy,
             tracing=tracing,
+            alarm_email=alarm_email,
         )
-        self.api = JobsRestApi(
-            self,
-            "Api",
-            function=self.functions.api,
-            log_retention=retention,
-            removal_policy=removal_policy,
-            tracing=tracing,
-        )
-        ReconcilerSchedule(self, "Schedule", function=self.functions.reconciler)
-        self.monitoring = Alarms(
-            self,
-            "Monitoring",
-            queue=self.queues.queue,
-            dead_letters=self.queues.dead_letters,
-            rest_api=self.api.rest_api,
-            api=self.functions.api,
-            worker=self.functions.worker,
-            reconciler=self.functions.reconciler,
-            notify=alarm_email,
-        )
+        outputs(self, self.service)
 
-        CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
-        CfnOutput(self, "TableName", value=self.jobs.table.table_name)
-        CfnOutput(self, "QueueUrl", value=self.queues.queue.queue_url)
-        CfnOutput(self, "DeadLetterQueueUrl", value=self.queues.dead_letters.queue_url)
-        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+
+def outputs(stack: Stack, service: JobService) -> None:
+    """What a deployment reads back, and the bus other stacks subscribe to."""
+    CfnOutput(stack, "ApiUrl", value=service.api.rest_api.url)
+    CfnOutput(stack, "TableName", value=service.jobs.table.table_name)
+    CfnOutput(stack, "QueueUrl", value=service.queues.queue.queue_url)
+    CfnOutput(stack, "DeadLetterQueueUrl", value=service.queues.dead_letters.queue_url)
+    CfnOutput(stack, "AlarmTopicArn", value=service.monitoring.topic.topic_arn)
+    CfnOutput(stack, "EventBusName", value=service.bus_name, export_name=f"{stack.stack_name}-EventBusName")
+    CfnOutput(stack, "EventBusArn", value=service.bus.event_bus_arn, export_name=f"{stack.stack_name}-EventBusArn")

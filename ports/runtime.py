@@ -29,7 +29,9 @@ class IdSource(Protocol):
 
 
 class Metrics(Protocol):
-    def count(self, name: str, value: int = 1) -> None: ...
+    def count(self, name: str, value: int = 1, *, job_type: str | None = None) -> None:
+        """Add ``value`` to the counter ``name``; with ``job_type``, to its
+        count for that type of job as well."""
 
     def flush(self) -> None:
         """Write what was counted (once per invocation, by its entrypoint)."""

@@ -17,15 +17,18 @@ from typing import Any, TypeVar
 import attrs
 from dependency_injector import containers, providers
 
+from chaos.invariants import Final
 from domain.answers import RetryAfter
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, Service
-from domain.job import Expected, Job, Retention, Watch
+from domain.job import FINAL, Expected, Job, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retrier import StoreRetrier
-from domain.work import JobStep, ProcessJobMessage, WorkSettings
+from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.containers import Container
+from ports.events import CompletionEvent
+from ports.handlers import AnyType, Handlers, JobContext, JobHandler
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
 from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
 from ports.runtime import Clock
@@ -33,6 +36,29 @@ from tests.faults import Fault
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
+# A test's stand-in for a handler that looks at the job as claimed.
+JobStep = Callable[[Job, dict[str, Any]], Any]
+
+
+class StepHandlers:
+    """Handlers for every type that run ``step`` on the job as stored when
+    the handler starts (the claimed job) and the payload; what it returns
+    is the result."""
+
+    def __init__(self, step: JobStep, stored: Callable[[str], Job | None]) -> None:
+        self._step = step
+        self._stored = stored
+
+    def handler_for(self, job_type: str) -> JobHandler:
+        def run(payload: dict[str, Any], context: JobContext) -> Any:
+            job = self._stored(context.job_id)
+            assert job is not None, f"{context.job_id} vanished before its handler ran"
+            return self._step(job, payload)
+
+        return run
+
+    def knows(self, job_type: str) -> bool:
+        return True
 
 
 class FakeClock:
@@ -84,9 +110,12 @@ class FakeMetrics:
 
     def __init__(self) -> None:
         self.counts = Counter[str]()
+        self.by_type = Counter[tuple[str, str]]()
 
-    def count(self, name: str, value: int = 1) -> None:
+    def count(self, name: str, value: int = 1, *, job_type: str | None = None) -> None:
         self.counts[name] += value
+        if job_type is not None:
+            self.by_type[(name, job_type)] += value
 
     def flush(self) -> None:
         """Nothing to write: the counts stay readable."""
@@ -165,7 +194,9 @@ class FakeJobRepository:
     def __init__(
         self, clock: Clock | None = None, retention: Retention = JOB_RETENTION, tick: Callable[[], None] = lambda: None
     ) -> None:
-        self.table = JobTable({}, clock or FakeClock(), retention)
+        self.table = JobTable({}, clock or FakeClock(), retention, wrote=self._wrote)
+        # Every final state ever stored (a completion event must be for one).
+        self.finals: set[Final] = set()
         self.calls = Counter[str]()
         self._script: dict[str, deque[BaseException | Lost | Meanwhile | None]] = {
             "create": deque(),
@@ -175,6 +206,11 @@ class FakeJobRepository:
         }
         self._tick = tick
         self.consumed: list[Step] = []
+
+    def _wrote(self, job_id: str) -> None:
+        job = self.table.jobs[job_id]
+        if job.status in FINAL:
+            self.finals.add(Final.of(job))
 
     @property
     def jobs(self) -> dict[str, Job]:
@@ -259,6 +295,46 @@ class FakeJobPublisher:
         return Receipt(message_id=f"msg-{len(self.sent):04d}", request_id=f"req-{self.calls:04d}")
 
 
+class FakeEventBus:
+    """Records the completion events put; ``put`` is scriptable to fail."""
+
+    def __init__(self) -> None:
+        self.events: list[CompletionEvent] = []
+        self.calls = 0
+        self._script: deque[BaseException | Lost | Meanwhile | None] = deque()
+        self.consumed: list[Step] = []
+
+    def fail(self, *steps: Step) -> None:
+        self._script.extend(played(step, Service.EVENTS) for step in steps)
+
+    def forget_faults(self) -> None:
+        self._script.clear()
+
+    def put(self, event: CompletionEvent) -> None:
+        self.calls += 1
+        step = self._script.popleft() if self._script else None
+        if step is not None:
+            self.consumed.append(step)
+        if isinstance(step, Meanwhile):
+            step.action()
+        elif isinstance(step, Lost):
+            self.events.append(event)
+            raise step.failure
+        elif step is not None:
+            raise step
+        self.events.append(event)
+
+
+class FakeVisibility:
+    """Records which messages were postponed, and for how long."""
+
+    def __init__(self) -> None:
+        self.postponed: list[tuple[str, int]] = []
+
+    def postpone(self, receipt_handle: str, delay_s: int) -> None:
+        self.postponed.append((receipt_handle, delay_s))
+
+
 def submitted(job_id: str, at: datetime = EPOCH, *, key: str | None = None, owner: str = "owner-1") -> Job:
     """A job as a request first records it (PENDING, version 0)."""
     return Job.submitted(
@@ -306,12 +382,14 @@ class OnFakes:
     queue: FakeJobPublisher = attrs.Factory(FakeJobPublisher)
     ids: FakeIds = attrs.Factory(FakeIds)
     metrics: FakeMetrics = attrs.Factory(FakeMetrics)
+    bus: FakeEventBus = attrs.Factory(FakeEventBus)
+    visibility: FakeVisibility = attrs.Factory(FakeVisibility)
     send_policy: RetryPolicy = SEND_POLICY
     store_policy: RetryPolicy = STORE_POLICY
     margin: timedelta = timedelta(seconds=3)
     seed: int = 7
 
-    def ports(self, step: JobStep | None = None) -> containers.DynamicContainer:
+    def ports(self, handlers: Handlers | None = None) -> containers.DynamicContainer:
         """Every port a fake: the group the container's ports are overridden with."""
         ports = containers.DynamicContainer()
         ports.set_providers(
@@ -324,16 +402,18 @@ class OnFakes:
             # A random source of its own for each retrier, seeded alike, so
             # that a test's backoff delays repeat.
             rng=providers.Factory(seeded, self.seed),
-            job_step=providers.Object(step or (lambda job, payload: None)),
+            handlers=providers.Object(handlers or AnyType()),
+            bus=providers.Object(self.bus),
+            visibility=providers.Object(self.visibility),
         )
         return ports
 
-    def container(self, step: JobStep | None = None) -> Container:
+    def container(self, handlers: Handlers | None = None) -> Container:
         """The production composition root, with every port a fake and the
         retry policies and margin this object's: the use cases are wired by
         the same code as in the Lambda functions."""
         container = Container()
-        container.ports.override(self.ports(step))
+        container.ports.override(self.ports(handlers))
         use_cases = container.use_cases
         use_cases.store_policy.override(providers.Object(self.store_policy))
         use_cases.send_policy.override(providers.Object(self.send_policy))
@@ -361,9 +441,14 @@ class OnFakes:
         )
         return built(ReconcileStuckJobs, use_cases.reconcile_stuck_jobs)
 
-    def worker(self, step: JobStep, max_claims: int = 3) -> ProcessJobMessage:
-        use_cases = self.container(step).use_cases
-        use_cases.work_settings.override(providers.Object(WorkSettings(max_claims=max_claims, margin=self.margin)))
+    def worker(self, step: JobStep | Handlers, max_attempts: int = 3, **settings: Any) -> ProcessJobMessage:
+        """The worker, running ``step`` (a test's step on the claimed job,
+        or handlers by type)."""
+        handlers = step if isinstance(step, Handlers) else StepHandlers(step, lambda job_id: self.jobs.jobs.get(job_id))
+        use_cases = self.container(handlers).use_cases
+        use_cases.work_settings.override(
+            providers.Object(WorkSettings(max_attempts=max_attempts, margin=self.margin, **settings))
+        )
         return built(ProcessJobMessage, use_cases.process_job_message)
 
 

@@ -17,6 +17,7 @@ import attrs
 from chaos.faults import AwsError, Crash, Raise, crash, never_connected, read_timeout
 from chaos.faults import Fault as BotocoreFault
 from domain.failures import FailureKind, OutsideFailure, Service
+from ports.events import EventPutFailed
 from ports.publisher import SendFailed
 from ports.repository import StoreFailed
 
@@ -41,7 +42,7 @@ class Fault(enum.StrEnum):
         if self in (Fault.CRASH, Fault.CRASH_AFTER):
             return Crash()
         said = _SAID[(self, service)]
-        failure: type[OutsideFailure] = SendFailed if service is Service.QUEUE else StoreFailed
+        failure = FAILURES[service]
         return failure(said.kind, said.code, "injected", http_status=said.http_status, request_id="req-injected")
 
     def at_botocore(self, service: Service) -> BotocoreFault:
@@ -49,6 +50,13 @@ class Fault(enum.StrEnum):
         if self in (Fault.CRASH, Fault.CRASH_AFTER):
             return Raise(crash, delivered=self.carried_out)
         return _SAID[(self, service)].botocore
+
+
+FAILURES: dict[Service, type[OutsideFailure]] = {
+    Service.QUEUE: SendFailed,
+    Service.STORE: StoreFailed,
+    Service.EVENTS: EventPutFailed,
+}
 
 
 @attrs.frozen
@@ -85,6 +93,15 @@ _SAID: dict[tuple[Fault, Service], _Said] = {
     ),
     (Fault.PERMANENT, Service.STORE): _Said(
         FailureKind.PERMANENT, "AccessDeniedException", 400, AwsError(400, "AccessDeniedException")
+    ),
+    (Fault.THROTTLED, Service.EVENTS): _Said(
+        FailureKind.THROTTLED, "ThrottlingException", 400, AwsError(400, "ThrottlingException")
+    ),
+    (Fault.UNAVAILABLE, Service.EVENTS): _Said(
+        FailureKind.AMBIGUOUS, "InternalException", 500, AwsError(500, "InternalException")
+    ),
+    (Fault.PERMANENT, Service.EVENTS): _Said(
+        FailureKind.PERMANENT, "ResourceNotFoundException", 400, AwsError(400, "ResourceNotFoundException")
     ),
     **{
         (fault, service): said

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from examples.cdk_app.app import HANDLERS
 from infra.asset import bundle
 
 
@@ -37,11 +38,22 @@ def test_compiled_dependencies_are_built_for_the_function_architecture(arm64_bun
 
 
 def test_the_handlers_import_from_the_bundle_alone(tmp_path: Path) -> None:
-    # Bundled for this machine's platform and Python, then imported with
-    # nothing else on the path: a missing dependency shows up here.
+    # Bundled for this machine's platform and Python, with a deployment's
+    # handlers, then imported with nothing else on the path: a missing
+    # dependency shows up here.
     here = f"manylinux2014_{platform.machine()}"
-    bundle(tmp_path, python_version=f"{sys.version_info.major}.{sys.version_info.minor}", platform=here)
-    code = "import entrypoints.api, entrypoints.reconciler, entrypoints.worker, boto3; print(boto3.__file__)"
+    bundle(
+        tmp_path,
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        platform=here,
+        extra_source=HANDLERS,
+    )
+    code = (
+        "import entrypoints.api, entrypoints.reconciler, entrypoints.worker, boto3; "
+        "from entrypoints.config import load_handlers; "
+        "assert load_handlers('thumbnails.handlers:registry').knows('thumbnail'); "
+        "print(boto3.__file__)"
+    )
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {code}"],
         capture_output=True,

@@ -85,7 +85,8 @@ def test_it_holds_every_resource_of_the_service(template: Template) -> None:
         "AWS::ApiGateway::RequestValidator": 1,
         "AWS::ApiGateway::Model": 1,
         "AWS::Events::Rule": 1,
-        "AWS::CloudWatch::Alarm": 13,
+        "AWS::Events::EventBus": 1,
+        "AWS::CloudWatch::Alarm": 14,
         "AWS::CloudWatch::Dashboard": 1,
         "AWS::ApiGateway::GatewayResponse": 21,
         "AWS::SecretsManager::Secret": 1,
@@ -139,7 +140,7 @@ def test_both_queues_keep_messages_as_long_as_the_reconciler_waits_for_them(temp
 def test_a_job_runs_out_of_claims_before_its_message_runs_out_of_receives() -> None:
     # Each claim is one receive; a message dead-lettered first would leave
     # its job PROCESSING until the reconciler's retention threshold.
-    assert int(TUNING["WORKER_MAX_CLAIMS"]) < MAX_RECEIVE_COUNT
+    assert int(TUNING["JOB_MAX_ATTEMPTS"]) < MAX_RECEIVE_COUNT
 
 
 def test_the_functions_run_the_three_handlers_on_a_current_python(template: Template) -> None:
@@ -196,6 +197,21 @@ def test_the_reconciler_may_query_only_its_index_and_put_items(template: Templat
     table = next(iter(resources(template, "AWS::DynamoDB::Table")))
     pairs = {p for p in grants(statements_of(template, "entrypoints.reconciler.handler")) if p[0].startswith("dyn")}
     assert pairs == {("dynamodb:PutItem", table), ("dynamodb:Query", f"{table}/index/watched-by-age")}
+
+
+@pytest.mark.parametrize("handler", ["entrypoints.worker.handler", "entrypoints.reconciler.handler"])
+def test_the_worker_and_the_reconciler_put_events_on_the_services_bus_only(template: Template, handler: str) -> None:
+    [bus] = resources(template, "AWS::Events::EventBus")
+    events = {p for p in grants(statements_of(template, handler)) if p[0].startswith("events:")}
+    assert events == {("events:PutEvents", bus)}
+    environment = function_named(template, handler)[1]["Environment"]["Variables"]
+    assert environment["EVENT_BUS_NAME"] == resources(template, "AWS::Events::EventBus")[bus]["Properties"]["Name"]
+
+
+def test_the_bus_is_exported_for_other_stacks_to_subscribe(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert outputs["EventBusArn"]["Export"] == {"Name": "JobIntake-EventBusArn"}
+    assert outputs["EventBusName"]["Export"] == {"Name": "JobIntake-EventBusName"}
 
 
 def test_no_statement_anywhere_has_a_wildcard_action(template: Template) -> None:
@@ -282,6 +298,7 @@ def test_concurrency_is_held_for_the_worker_and_the_reconciler(template: Templat
         "StuckDeliverySettled",
         "StuckCompletionSettled",
         "ClaimsExhausted",
+        "JobsFailed",
         "5XXError",
     ],
 )

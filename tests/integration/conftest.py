@@ -177,6 +177,8 @@ def local_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
                 base = line.split()[3]
                 break
         assert base, "the server never said where it listens"
+        # Its later output (metrics lines among it) must not fill the pipe.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
         try:
             yield process, base
         finally:

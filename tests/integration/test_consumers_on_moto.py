@@ -9,9 +9,10 @@ import pytest
 from dependency_injector import providers
 
 from chaos.faults import AwsError, Crash, FaultInjector, Pass, Raise, crash, read_timeout
-from chaos.system import ShiftedClock, sqs_event
+from chaos.system import ShiftedClock
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
+from entrypoints.sqs_events import sqs_event
 from tests.events import body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
 

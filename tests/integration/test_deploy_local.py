@@ -73,3 +73,14 @@ def test_the_deployed_functions_run_the_handlers_with_their_environment(deployed
         assert variables["TABLE_NAME"] == outputs["TableName"]
         assert variables["QUEUE_URL"].rsplit("/", 1)[-1] == outputs["QueueUrl"].rsplit("/", 1)[-1]
         assert function["Runtime"] == "python3.14"
+
+
+def test_the_completion_events_bus_is_deployed_and_named_to_its_putters(
+    deployed: tuple[str, dict[str, str]],
+) -> None:
+    endpoint, outputs = deployed
+    bus = client("events", endpoint).describe_event_bus(Name=outputs["EventBusName"])  # type: ignore[attr-defined]
+    assert bus["Arn"] == outputs["EventBusArn"]
+    functions = client("lambda", endpoint).list_functions()["Functions"]  # type: ignore[attr-defined]
+    putters = {f["Handler"] for f in functions if f["Environment"]["Variables"].get("EVENT_BUS_NAME") == bus["Name"]}
+    assert putters == {"entrypoints.worker.handler", "entrypoints.reconciler.handler"}

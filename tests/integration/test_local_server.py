@@ -9,9 +9,11 @@ import json
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,26 +26,58 @@ def server() -> Iterator[tuple[subprocess.Popen[str], str]]:
         yield running
 
 
-def test_it_accepts_a_job_answers_for_it_and_stops_on_ctrl_c(server: tuple[subprocess.Popen[str], str]) -> None:
-    process, base = server
+def submit(base: str, job_type: str, payload: dict[str, Any]) -> str:
     request = urllib.request.Request(
         f"{base}/jobs",
-        data=json.dumps({"type": "resize", "payload": {"width": 640}}).encode(),
+        data=json.dumps({"type": job_type, "payload": payload}).encode(),
         headers={"Content-Type": "application/json", "X-Correlation-Id": "local-1"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 202
         assert answer.headers["X-Correlation-Id"] == "local-1"
-        job_id = json.load(answer)["job_id"]
+        return str(json.load(answer)["job_id"])
 
-    with urllib.request.urlopen(f"{base}/jobs/{job_id}", timeout=10) as answer:
-        assert answer.status == 200
-        assert json.load(answer)["status"] == "QUEUED"
 
+def settled(base: str, job_id: str, seconds: float = 20) -> dict[str, Any]:
+    """The job once its worker is done with it: read again until it is
+    final, for at most ``seconds`` (a bound on the wait, not a pause)."""
+    give_up = time.monotonic() + seconds
+    while True:
+        with urllib.request.urlopen(f"{base}/jobs/{job_id}", timeout=10) as answer:
+            assert answer.status == 200
+            job: dict[str, Any] = json.load(answer)
+        if job["status"] in ("SUCCEEDED", "FAILED") or time.monotonic() > give_up:
+            return job
+        time.sleep(0.1)
+
+
+def test_it_runs_a_job_to_its_result_and_stops_on_ctrl_c(server: tuple[subprocess.Popen[str], str]) -> None:
+    process, base = server
+
+    job = settled(base, submit(base, "echo", {"width": 640}))
+
+    assert (job["status"], job["result"], job["processing_attempts"]) == ("SUCCEEDED", {"width": 640}, 1)
     process.send_signal(signal.SIGINT)
     # A bound on the wait, not a pause: a server that hangs on shutdown fails.
     assert process.wait(timeout=30) == 0
+
+
+def test_a_job_that_fails_once_succeeds_on_its_second_attempt_and_a_doomed_one_fails_at_once(
+    server: tuple[subprocess.Popen[str], str],
+) -> None:
+    _, base = server
+    flaky, doomed, unknown = (submit(base, kind, {}) for kind in ("flaky", "doomed", "no-such-type"))
+
+    retried, failed, unhandled = settled(base, flaky), settled(base, doomed), settled(base, unknown)
+
+    assert (retried["status"], retried["processing_attempts"], retried["result"]) == (
+        "SUCCEEDED",
+        2,
+        {"succeeded_on_attempt": 2},
+    )
+    assert (failed["status"], failed["processing_attempts"], failed["last_error"]["code"]) == ("FAILED", 1, "Doomed")
+    assert (unhandled["status"], unhandled["last_error"]["code"]) == ("FAILED", "UnknownJobType")
 
 
 def test_it_stops_cleanly_on_sigterm(server: tuple[subprocess.Popen[str], str]) -> None:

@@ -58,11 +58,13 @@ def delivery(world: World, name: str, number: int, *, even_deleted: bool = False
     return Actor(name, body)
 
 
-def reconciler_run(world: World, name: str = "reconciler", grace: timedelta = GRACE) -> Actor:
+def reconciler_run(
+    world: World, name: str = "reconciler", grace: timedelta = GRACE, event_grace: timedelta = GRACE
+) -> Actor:
     def body() -> None:
         # A run whose store fails ends in error; EventBridge runs it again later.
         with contextlib.suppress(StoreFailed):
-            world.reconciler(grace)(world.arrive(name, timedelta(seconds=60)))
+            world.reconciler(grace, event_grace)(world.arrive(name, timedelta(seconds=60)))
 
     return Actor(name, body)
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from chaos.invariants import Final
 from domain.failures import Service
 from domain.job import Expected, Job, Watch
 from domain.work import IncomingMessage
+from ports.events import CompletionEvent
+from ports.handlers import JobContext, JobHandler
 from ports.publisher import OutgoingMessage, Receipt
 from ports.repository import AlreadyExists, ConditionFailed
 from tests.fakes import EPOCH, JOB_RETENTION, JobTable, strict_json
@@ -26,6 +29,9 @@ QUEUE = "queue"
 # Faults any call may meet when a scenario lets the explorer choose them.
 STORE_FAULTS = (Fault.THROTTLED, Fault.UNAVAILABLE, Fault.LOST, Fault.CRASH, Fault.CRASH_AFTER)
 READ_FAULTS = (Fault.THROTTLED, Fault.UNAVAILABLE, Fault.CRASH)
+# What a handler may do besides returning: fail (a retry may help, or not),
+# or die with its invocation after it ran.
+STEP_FAULTS = ("retryable", "permanent", "crash")
 SEND_FAULTS = (
     Fault.THROTTLED,
     Fault.UNAVAILABLE,
@@ -120,6 +126,41 @@ class SimPublisher:
         if fault is not None:
             raise fault.raised(Service.QUEUE)
         return Receipt(message_id=f"m{len(world.queue)}", request_id=None)
+
+
+class SimEventBus:
+    """``EventBus`` onto the world's record of events put; each put a
+    scheduling point that may meet a fault."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def put(self, event: CompletionEvent) -> None:
+        world = self._world
+        # Puts commute with everything but the clock: the bus is only ever
+        # written, and what an event says was stored before it was put.
+        fault = _fault(world.variant("put", f"bus:{event.job_id}", False, STORE_FAULTS))
+        if fault is None or fault.carried_out:
+            world.announced(Final(event.job_id, event.status, event.finished_at))
+        if fault is not None:
+            raise fault.raised(Service.EVENTS)
+
+
+class SimHandlers:
+    """Every job type's handler is the world's step, on the job as stored
+    when it starts (the claimed job: no port call comes between)."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def handler_for(self, job_type: str) -> JobHandler:
+        def run(payload: dict[str, Any], context: JobContext) -> None:
+            self._world.step(self._world.jobs[context.job_id], payload)
+
+        return run
+
+    def knows(self, job_type: str) -> bool:
+        return True
 
 
 def _fault(variant: str) -> Fault | None:

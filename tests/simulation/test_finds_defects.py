@@ -9,8 +9,9 @@ from datetime import datetime
 import pytest
 
 from chaos.faults import Crash
+from domain.budget import Budget
 from domain.job import Expected
-from domain.work import IncomingMessage, ProcessJobMessage, WorkResult, judge
+from domain.work import IncomingMessage, ProcessJobMessage, RetryLater, WorkResult, judge
 from ports.repository import ConditionFailed
 from tests.simulation.actors import delivery, producer
 from tests.simulation.explorer import Counterexample, Scenario, Scheduler, explore
@@ -20,7 +21,7 @@ from tests.simulation.world import Faults, World
 class WorkerBeforeTheFix(ProcessJobMessage):
     """The claim as it was: a failed condition meant someone else's claim."""
 
-    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult | RetryLater:
         job = self._jobs.get(message.job_id)
         verdict = judge(job, message)
         if verdict is not None or job is None:
@@ -31,7 +32,7 @@ class WorkerBeforeTheFix(ProcessJobMessage):
         except ConditionFailed as exc:
             if exc.current != claimed:
                 return judge(exc.current, message) or WorkResult.DUPLICATE
-        return self._finish(claimed, message, invocation_end)
+        return self._finish(claimed, message, Budget(invocation_end, invocation_end, invocation_end))
 
 
 def producer_and_worker(scheduler: Scheduler) -> Scenario:
@@ -68,7 +69,7 @@ class WorkerThatNeverClaims(ProcessJobMessage):
 class WorkerThatDropsUnconfirmed(ProcessJobMessage):
     """Acknowledges a message whose job is not yet confirmed, unprocessed."""
 
-    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult:
+    def __call__(self, message: IncomingMessage, invocation_end: datetime) -> WorkResult | RetryLater:
         job = self._jobs.get(message.job_id)
         if job is not None and job.awaiting_confirmation:
             return WorkResult.STALE

@@ -15,7 +15,7 @@ from domain.retry import RetryPolicy, seeded
 from domain.work import WorkSettings
 from entrypoints.containers import Container
 from tests.fakes import FakeIds
-from tests.simulation.sim_ports import SimPublisher, SimRepository
+from tests.simulation.sim_ports import SimEventBus, SimHandlers, SimPublisher, SimRepository
 
 if TYPE_CHECKING:
     from tests.simulation.world import World
@@ -28,7 +28,7 @@ WORKER_TIMEOUT = timedelta(seconds=30)
 MARGIN = timedelta(seconds=3)
 GRACE = timedelta(seconds=300)
 RETENTION = timedelta(days=4)
-MAX_CLAIMS = 3
+MAX_ATTEMPTS = 3
 CALLER = "client"
 
 
@@ -46,7 +46,7 @@ class Wiring:
     def __init__(self) -> None:
         self.world: World | None = None
         self.actor = ""
-        self.grace = GRACE
+        self.grace = self.event_grace = GRACE
         self.container = container = Container()
         ports = containers.DynamicContainer()
         ports.set_providers(
@@ -57,7 +57,8 @@ class Wiring:
             metrics=providers.Callable(lambda: self._world().metrics),
             ids=providers.Callable(lambda: FakeIds(self.actor)),
             rng=providers.Callable(seeded, 0),
-            job_step=providers.Callable(lambda: self._world().step),
+            handlers=providers.Callable(lambda: SimHandlers(self._world())),
+            bus=providers.Callable(lambda: SimEventBus(self._world())),
         )
         container.ports.override(ports)
         use_cases = container.use_cases
@@ -67,10 +68,14 @@ class Wiring:
             use_cases.enqueue_settings: providers.Object(
                 EnqueueSettings(deadline_margin=MARGIN, retry_after=RetryAfter(1, 1))
             ),
-            use_cases.work_settings: providers.Object(WorkSettings(max_claims=MAX_CLAIMS, margin=MARGIN)),
+            use_cases.work_settings: providers.Object(WorkSettings(max_attempts=MAX_ATTEMPTS, margin=MARGIN)),
             use_cases.reconcile_settings: providers.Callable(
                 lambda: ReconcileSettings(
-                    grace=self.grace, message_retention=self._world().retention, batch_limit=10, margin=MARGIN
+                    grace=self.grace,
+                    message_retention=self._world().retention,
+                    batch_limit=10,
+                    margin=MARGIN,
+                    event_grace=self.event_grace,
                 )
             ),
         }
@@ -81,8 +86,16 @@ class Wiring:
         assert self.world is not None, "a port was built outside Wiring.build"
         return self.world
 
-    def build(self, use_case: str, kind: type[T], world: World, actor: str, grace: timedelta = GRACE) -> T:
-        self.world, self.actor, self.grace = world, actor, grace
+    def build(
+        self,
+        use_case: str,
+        kind: type[T],
+        world: World,
+        actor: str,
+        grace: timedelta = GRACE,
+        event_grace: timedelta = GRACE,
+    ) -> T:
+        self.world, self.actor, self.grace, self.event_grace = world, actor, grace, event_grace
         try:
             # Tests swap in a defective worker to show the exploration finds it.
             self.container.use_cases.process_job_message.set_provides(world.worker_class)  # type: ignore[attr-defined]

@@ -23,19 +23,20 @@ from typing import Any
 import attrs
 
 from chaos.faults import Crash
-from chaos.invariants import Answer, Message, Run, binding, check
+from chaos.invariants import Answer, Final, Message, Run, binding, check
 from domain.budget import CLOCK_SKEW
 from domain.enqueue import EnqueueJob
-from domain.job import Job, JobStatus
+from domain.job import FINAL, Job, JobStatus
 from domain.outcomes import Outcome
 from domain.reconcile import ReconcileStuckJobs
-from domain.work import ProcessJobMessage
+from domain.work import ProcessJobMessage, RetryLater
 from entrypoints.http_answers import http_answer
+from ports.handlers import PermanentJobError, RetryableJobError
 from ports.repository import StoreFailed
 from tests.fakes import FakeMetrics
 from tests.simulation.explorer import Actor, Scenario, Scheduler, Step
-from tests.simulation.sim_ports import Sent, SimClock, incoming
-from tests.simulation.wiring import GRACE, MAX_CLAIMS, RETENTION, WIRING, WORKER_TIMEOUT
+from tests.simulation.sim_ports import STEP_FAULTS, Sent, SimClock, incoming
+from tests.simulation.wiring import GRACE, MAX_ATTEMPTS, RETENTION, WIRING, WORKER_TIMEOUT
 
 
 @attrs.frozen
@@ -70,6 +71,9 @@ class World:
         self.ends: dict[str, datetime] = {}
         self.steps = 0
         self.runs: list[Run] = []
+        # Every final state stored, and every completion event put (I8).
+        self.finals: set[Final] = set()
+        self.events: list[Final] = []
         # Jobs whose message an adversary purged, or that expired while the actors ran.
         self.lost: set[str] = set()
         self.settling = False
@@ -121,6 +125,17 @@ class World:
     def wrote(self, job_id: str) -> None:
         actor = self.scheduler.current_actor
         self.steps += 1
+        job = self.jobs[job_id]
+        if job.status in FINAL:
+            self.finals.add(Final.of(job))
+        if job.status is JobStatus.QUEUED and self.runs and job.claims:
+            # A retry released the claim: the attempt that ran under it is over.
+            self.runs = [
+                attrs.evolve(run, lease_until=min(run.lease_until, self.clock.now()))
+                if (run.job_id, run.attempt) == (job_id, job.claims)
+                else run
+                for run in self.runs
+            ]
         if actor.startswith("producer"):
             self.last_writer[job_id] = (actor, self.steps)
             if job_id in self.binding and self.binding[job_id].status != 202:
@@ -175,7 +190,9 @@ class World:
             now=self.clock.now(),
             lost=self.lost,
             unexplained_allowed=len(self.jobs),
-            max_claims=MAX_CLAIMS,
+            max_attempts=MAX_ATTEMPTS,
+            events=self.events,
+            finals=self.finals,
         )
         assert not problems, problems
 
@@ -193,7 +210,7 @@ class World:
                     continue
                 if result.acknowledge:
                     sent.deleted = True
-                    handled = True
+                handled = handled or result.acknowledge or isinstance(result, RetryLater)
             if not handled:
                 return
 
@@ -205,17 +222,27 @@ class World:
     def worker(self, actor: str = "drain") -> ProcessJobMessage:
         return WIRING.build("process_job_message", ProcessJobMessage, self, actor)
 
-    def reconciler(self, grace: timedelta = GRACE) -> ReconcileStuckJobs:
-        return WIRING.build("reconcile_stuck_jobs", ReconcileStuckJobs, self, "reconciler", grace)
+    def reconciler(self, grace: timedelta = GRACE, event_grace: timedelta = GRACE) -> ReconcileStuckJobs:
+        return WIRING.build("reconcile_stuck_jobs", ReconcileStuckJobs, self, "reconciler", grace, event_grace)
 
     def step(self, job: Job, payload: dict[str, Any]) -> None:
-        """The processing step: records its run; a crash may follow it."""
-        variant = self.variant("step", job.job_id, True, ("crash",))
+        """The job's handler: records its run; then it returns, fails (a
+        retry may help, or not), or its invocation crashes."""
+        variant = self.variant("step", job.job_id, True, STEP_FAULTS)
         answer = self.binding.get(job.job_id)
         assert answer is None or answer.status not in (503, 409, 422), f"I6: {job.job_id} run after {answer}"
         self.runs.append(Run.of(job))
         if variant == "crash":
             raise Crash
+        if variant == "retryable":
+            raise RetryableJobError("simulated")
+        if variant == "permanent":
+            raise PermanentJobError("simulated")
+
+    def announced(self, final: Final) -> None:
+        """A completion event reached the bus: its final state must be stored (I8)."""
+        assert final in self.finals, f"I8: event for {final}, a state never stored"
+        self.events.append(final)
 
     def answered(self, actor: str, outcome: Outcome) -> None:
         if outcome.job_id is None:

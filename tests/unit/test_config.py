@@ -10,7 +10,7 @@ from domain.enqueue import EnqueueSettings
 from domain.reconcile import ReconcileSettings
 from domain.retry import RetryPolicy
 from domain.work import WorkSettings
-from entrypoints.config import ConfigurationError, Settings
+from entrypoints.config import ConfigurationError, Settings, load_handlers
 from entrypoints.containers import Container
 
 REQUIRED = {"TABLE_NAME": "jobs", "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"}
@@ -22,7 +22,13 @@ def test_the_defaults_are_the_documented_ones() -> None:
     assert (settings.sqs_connect_timeout_s, settings.sqs_read_timeout_s) == (1.0, 2.0)
     assert (settings.deadline_margin_ms, settings.reconcile_grace_seconds) == (3000, 300)
     assert (settings.max_body_bytes, settings.log_level, settings.retry_after_s) == (262144, "INFO", 1)
-    assert (settings.message_retention_seconds, settings.worker_max_claims) == (345_600, 3)
+    assert (settings.message_retention_seconds, settings.job_max_attempts) == (345_600, 3)
+    assert (settings.job_retry_base_delay_s, settings.job_retry_max_delay_s, settings.max_result_bytes) == (
+        2,
+        300,
+        65536,
+    )
+    assert (settings.job_handlers, settings.reject_unknown_types, settings.event_bus_name) == (None, False, None)
 
 
 def test_every_variable_is_read() -> None:
@@ -40,9 +46,15 @@ def test_every_variable_is_read() -> None:
         "RECONCILE_GRACE_SECONDS": "120",
         "RECONCILE_BATCH_SIZE": "7",
         "MESSAGE_RETENTION_SECONDS": "3600",
-        "WORKER_MAX_CLAIMS": "5",
+        "JOB_MAX_ATTEMPTS": "5",
         "MAX_BODY_BYTES": "1024",
         "LOG_LEVEL": "debug",
+        "JOB_RETRY_BASE_DELAY_S": "5",
+        "JOB_RETRY_MAX_DELAY_S": "60",
+        "MAX_RESULT_BYTES": "2048",
+        "JOB_HANDLERS": "examples.handlers:registry",
+        "REJECT_UNKNOWN_TYPES": "true",
+        "EVENT_BUS_NAME": "jobs-bus",
     }
     settings = Settings.from_env(env)
     assert settings == Settings(
@@ -60,9 +72,15 @@ def test_every_variable_is_read() -> None:
         reconcile_grace_seconds=120,
         reconcile_batch_size=7,
         message_retention_seconds=3600,
-        worker_max_claims=5,
+        job_max_attempts=5,
         max_body_bytes=1024,
         log_level="DEBUG",
+        job_retry_base_delay_s=5,
+        job_retry_max_delay_s=60,
+        max_result_bytes=2048,
+        job_handlers="examples.handlers:registry",
+        reject_unknown_types=True,
+        event_bus_name="jobs-bus",
     )
     assert settings.retry_after_s == 3
 
@@ -91,12 +109,17 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("DEADLINE_MARGIN_MS", "500"),  # no room for a rollback write
         ("MESSAGE_RETENTION_SECONDS", "59"),  # below SQS's least
         ("MESSAGE_RETENTION_SECONDS", "1209601"),  # beyond SQS's longest
-        ("WORKER_MAX_CLAIMS", "0"),
+        ("JOB_MAX_ATTEMPTS", "0"),
         ("JOB_RETENTION_DAYS", "0"),
         ("JOB_ID_KEY", "short-secret"),
         ("JOB_ID_KEY", ""),
         ("JOB_ID_KEY", "{{resolve:secretsmanager:None:SecretString:::}}"),
         ("JOB_RETENTION_DAYS", "3651"),
+        ("JOB_RETRY_MAX_DELAY_S", "43201"),  # beyond SQS's longest visibility timeout
+        ("JOB_RETRY_MAX_DELAY_S", "1"),  # below the base delay
+        ("MAX_RESULT_BYTES", "131073"),
+        ("REJECT_UNKNOWN_TYPES", "yes"),
+        ("REJECT_UNKNOWN_TYPES", "true"),  # without JOB_HANDLERS
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str) -> None:
@@ -126,7 +149,10 @@ def test_the_container_derives_each_use_cases_settings_from_its_own_variables() 
             "DEADLINE_MARGIN_MS": "4000",
             "RECONCILE_GRACE_SECONDS": "600",
             "RECONCILE_BATCH_SIZE": "9",
-            "WORKER_MAX_CLAIMS": "4",
+            "JOB_MAX_ATTEMPTS": "4",
+            "JOB_RETRY_BASE_DELAY_S": "3",
+            "JOB_RETRY_MAX_DELAY_S": "90",
+            "MAX_RESULT_BYTES": "1000",
         }
     )
     container = Container()
@@ -141,5 +167,32 @@ def test_the_container_derives_each_use_cases_settings_from_its_own_variables() 
         message_retention=timedelta(seconds=345_600),
         batch_limit=9,
         margin=timedelta(seconds=4),
+        event_grace=timedelta(seconds=600),
     )
-    assert use_cases.work_settings() == WorkSettings(max_claims=4, margin=timedelta(seconds=4))
+    assert use_cases.work_settings() == WorkSettings(
+        max_attempts=4,
+        margin=timedelta(seconds=4),
+        retry_base_delay=timedelta(seconds=3),
+        retry_max_delay=timedelta(seconds=90),
+        max_result_bytes=1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("examples.handlers", "must name package.module:attribute"),
+        ("examples.no_such_module:registry", "cannot be loaded"),
+        ("examples.handlers:no_such_registry", "cannot be loaded"),
+        ("examples.handlers:echo", "is not a handler registry"),
+    ],
+)
+def test_a_handler_registry_that_cannot_be_used_is_named(spec: str, why: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"JOB_HANDLERS={spec!r}.*{why}"):
+        load_handlers(spec)
+
+
+def test_without_a_registry_every_type_is_known_and_succeeds_with_nothing() -> None:
+    handlers = load_handlers(None)
+    handler = handlers.handler_for("anything")
+    assert handlers.knows("anything") and handler is not None

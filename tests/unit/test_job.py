@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from domain.failures import FailureKind, LastError
-from domain.job import Expected, IllegalTransition, Job, JobStatus, Retention
+from domain.job import Expected, IllegalTransition, Job, JobStatus, Retention, Watch
 from tests.fakes import EPOCH, submitted
 
 
@@ -130,7 +130,9 @@ def test_a_job_expires_a_retention_after_it_settles_and_never_while_in_flight() 
     assert retention.expires_at(late) == EPOCH + timedelta(days=30, seconds=1)  # whole seconds, rounded up
     taken = in_flight.processing(claim_id="c1", at=EPOCH, until=EPOCH)
     assert retention.expires_at(taken) is None
-    assert retention.expires_at(taken.succeeded(at=EPOCH)) == EPOCH + timedelta(days=30)
+    done = taken.succeeded(at=EPOCH)
+    assert retention.expires_at(done) is None  # kept until its completion event is on the bus
+    assert retention.expires_at(done.announced()) == EPOCH + timedelta(days=30)
 
 
 def test_a_lease_ends_at_its_moment_and_no_lease_is_an_ended_one() -> None:
@@ -152,3 +154,6 @@ def test_a_final_job_holds_no_timer() -> None:
     ]
     for final in finals:
         assert [final.unconfirmed_since, final.lease_until, final.sent_at, final.claim_until] == [None] * 4
+        # Only its completion event is left to watch for, from the moment it ended.
+        assert (final.watch, final.watched_since) == (Watch.EVENT, EPOCH)
+        assert final.announced().watch is None

@@ -257,7 +257,7 @@ class TestEachSettlementExactly:
             "no worker took the job while its message could still be delivered",
             now,
         )
-        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now)
+        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now).announced()
         assert [entry[2]["watch"] for entry in self.logged(log)] == ["delivery"]
         assert reconciler.metrics.counts[SETTLED_METRIC[Watch.DELIVERY]] == 1
 
@@ -276,7 +276,7 @@ class TestEachSettlementExactly:
             "the worker holding claim 1 stopped and no delivery took the job over",
             now,
         )
-        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now)
+        assert reconciler.jobs.jobs["a"] == job.failed(error=error, at=now).announced()
         assert self.logged(log)[0][1:] == (
             "stuck job settled",
             {"job_id": "a", "enqueue_id": "e-a", "correlation_id": "c", "watch": "completion", "status": "FAILED"},

@@ -135,3 +135,26 @@ def test_without_a_resource_the_path_routes_as_the_local_server_sends_it(api: Jo
 def test_what_is_not_a_route_is_405_or_404(api: JobsApi, method: str, path: str, resource: str, status: int) -> None:
     event = rest_event(method, path, resource, job_id="x" if "{job_id}" in resource else None)
     assert call(api, event)["statusCode"] == status
+
+
+def test_a_deployment_that_refuses_unknown_types_answers_400_before_writing_anything() -> None:
+    from examples.handlers import registry
+
+    fakes = OnFakes()
+    strict = JobsApi(
+        enqueue_job=fakes.enqueue(),
+        jobs=fakes.jobs,
+        clock=fakes.clock,
+        max_body_bytes=65536,
+        metrics=fakes.metrics,
+        known_type=registry.knows,
+    )
+    unknown = json.dumps({"type": "resize", "payload": {}})
+    known = json.dumps({"type": "echo", "payload": {}})
+
+    refused = call(strict, rest_event("POST", "/jobs", "/jobs", body=unknown))
+
+    assert refused["statusCode"] == 400
+    assert json.loads(refused["body"])["type"] == "/problems/unknown-job-type"
+    assert fakes.jobs.jobs == {} and fakes.queue.calls == 0
+    assert call(strict, rest_event("POST", "/jobs", "/jobs", body=known))["statusCode"] == 202

@@ -10,10 +10,10 @@ import pytest
 from domain.budget import CLOCK_SKEW
 from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
-from domain.work import IncomingMessage, JobStep, MalformedMessage, WorkResult
+from domain.work import IncomingMessage, MalformedMessage, RetryLater, WorkResult
 from ports.repository import StoreFailed
 from tests.conftest import Records
-from tests.fakes import Meanwhile, OnFakes, store_failure, submitted
+from tests.fakes import JobStep, Meanwhile, OnFakes, store_failure, submitted
 
 
 class RecordingStep:
@@ -30,11 +30,13 @@ class RecordingStep:
 
 
 class Worker:
-    def __init__(self, recorder: RecordingStep | None = None, step: JobStep | None = None) -> None:
+    def __init__(
+        self, recorder: RecordingStep | None = None, step: JobStep | None = None, max_attempts: int = 3
+    ) -> None:
         fakes = OnFakes()
-        self.clock, self.jobs, self.metrics = fakes.clock, fakes.jobs, fakes.metrics
+        self.clock, self.jobs, self.metrics, self.bus = fakes.clock, fakes.jobs, fakes.metrics, fakes.bus
         self.step = recorder or RecordingStep()
-        self.process = fakes.worker(step or self.step)
+        self.process = fakes.worker(step or self.step, max_attempts=max_attempts)
 
     def queued(self, job_id: str = "j", enqueue_id: str = "e1") -> Job:
         now = self.clock.now()
@@ -42,7 +44,7 @@ class Worker:
         self.jobs.jobs[job_id] = job
         return job
 
-    def deliver(self, job_id: str = "j", enqueue_id: str = "e1") -> WorkResult:
+    def deliver(self, job_id: str = "j", enqueue_id: str = "e1") -> WorkResult | RetryLater:
         message = IncomingMessage(job_id=job_id, enqueue_id=enqueue_id, payload={"n": 1}, correlation_id="c")
         return self.process(message, self.clock.now() + timedelta(seconds=30))
 
@@ -113,7 +115,7 @@ def test_a_delivery_after_the_claim_expired_takes_it_over_with_the_next_attempt_
     )
 
 
-def test_after_max_claims_the_job_fails_and_the_message_is_acknowledged(worker: Worker) -> None:
+def test_after_max_attempts_the_job_fails_and_the_message_is_acknowledged(worker: Worker) -> None:
     job = worker.queued()
     for n in range(3):
         job = job.processing(claim_id=f"claim-{n}", at=job.updated_at, until=job.updated_at)
@@ -183,8 +185,8 @@ def test_a_completion_that_finds_the_job_final_acknowledges(worker: Worker) -> N
     assert finishing.deliver() is WorkResult.DUPLICATE
 
 
-def test_a_failing_step_marks_the_job_failed_with_its_error() -> None:
-    worker = Worker(RecordingStep(RuntimeError("disk full")))
+def test_a_failing_step_on_its_last_attempt_marks_the_job_failed_with_its_error() -> None:
+    worker = Worker(RecordingStep(RuntimeError("disk full")), max_attempts=1)
     worker.queued()
 
     assert worker.deliver() is WorkResult.PROCESSED
@@ -203,8 +205,9 @@ def test_a_failing_step_is_logged_with_the_job_and_the_traceback(log_of: Callabl
 
     worker.deliver()
 
-    [record] = [r for r in log.records if r.getMessage() == "processing step failed"]
+    [record] = [r for r in log.records if r.getMessage() == "handler failed"]
     assert (record.levelname, record.job_id, record.enqueue_id, record.claims) == ("ERROR", "j", "e1", 1)  # type: ignore[attr-defined]
+    assert (record.code, record.retryable) == ("RuntimeError", True)  # type: ignore[attr-defined]
     assert record.exc_info is not None and str(record.exc_info[1]) == "disk full"
 
 
@@ -371,11 +374,12 @@ class TestTheStepExactly:
         assert claimed == queued.processing(
             claim_id="claim-0001", at=start, until=start + timedelta(seconds=30) + CLOCK_SKEW
         )
-        assert worker.jobs.jobs["j"] == claimed.succeeded(at=start)
+        # Succeeded, and its completion event on the bus.
+        assert worker.jobs.jobs["j"] == claimed.succeeded(at=start).announced()
         assert worker.metrics.counts["JobsProcessed"] == 1
 
     def test_a_failing_step_leaves_the_job_failed_with_the_error_named_and_cut_short(self) -> None:
-        worker = Worker(RecordingStep(ValueError("x" * 600)))
+        worker = Worker(RecordingStep(ValueError("x" * 600)), max_attempts=1)
         worker.queued()
         start = worker.clock.now()
 

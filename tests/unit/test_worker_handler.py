@@ -7,20 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from domain.failures import FailureKind
-from domain.work import IncomingMessage, WorkResult
+from domain.work import IncomingMessage, RetryLater, WorkResult
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.lambda_context import LocalContext
 from ports.repository import StoreFailed
-from tests.fakes import FakeClock, FakeMetrics
+from tests.fakes import FakeClock, FakeMetrics, FakeVisibility
 
 
 class Scripted:
     """Answers each job id as told: a result, or an exception to raise."""
 
-    def __init__(self, answers: dict[str, WorkResult | Exception]) -> None:
+    def __init__(self, answers: dict[str, WorkResult | RetryLater | Exception]) -> None:
         self.answers = answers
 
-    def __call__(self, message: IncomingMessage, deadline: datetime) -> WorkResult:
+    def __call__(self, message: IncomingMessage, deadline: datetime) -> WorkResult | RetryLater:
         answer = self.answers[message.job_id]
         if isinstance(answer, Exception):
             raise answer
@@ -29,11 +29,23 @@ class Scripted:
 
 def record(job_id: str, arn: str = "arn:aws:sqs:us-east-1:123456789012:jobs") -> dict[str, Any]:
     body = {"job_id": job_id, "enqueue_id": "e", "payload": {}, "correlation_id": "c"}
-    return {"messageId": f"m-{job_id}", "body": json.dumps(body), "eventSourceARN": arn}
+    return {
+        "messageId": f"m-{job_id}",
+        "receiptHandle": f"rh-{job_id}",
+        "body": json.dumps(body),
+        "eventSourceARN": arn,
+    }
 
 
-def worker(answers: dict[str, WorkResult | Exception]) -> SqsBatchWorker:
-    return SqsBatchWorker(process=Scripted(answers), clock=FakeClock(), metrics=FakeMetrics())
+def worker(
+    answers: dict[str, WorkResult | RetryLater | Exception], visibility: FakeVisibility | None = None
+) -> SqsBatchWorker:
+    return SqsBatchWorker(
+        process=Scripted(answers),
+        postpone=(visibility or FakeVisibility()).postpone,
+        clock=FakeClock(),
+        metrics=FakeMetrics(),
+    )
 
 
 def test_only_the_records_that_may_succeed_later_come_back() -> None:
@@ -59,3 +71,13 @@ def test_on_a_fifo_queue_everything_after_a_failure_is_held_back() -> None:
     result = handler({"Records": [record(j, fifo) for j in "abc"]}, LocalContext(30_000))
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-b"}, {"itemIdentifier": "m-c"}]}
+
+
+def test_a_retry_comes_back_after_its_backoff_and_the_rest_of_the_batch_is_done() -> None:
+    visibility = FakeVisibility()
+    handler = worker({"flaky": RetryLater(17), "ok": WorkResult.PROCESSED}, visibility)
+
+    result = handler({"Records": [record("flaky"), record("ok")]}, LocalContext(30_000))
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-flaky"}]}
+    assert visibility.postponed == [("rh-flaky", 17)]

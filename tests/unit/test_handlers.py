@@ -1,0 +1,236 @@
+"""The worker runs the handler of each job's type: its result stored, its
+failures retried through the message's visibility or failed at once, and
+every final state announced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from domain.failures import FailureKind, LastError
+from domain.job import Job, JobStatus
+from domain.work import IncomingMessage, RetryLater, WorkResult
+from ports.handlers import HandlerRegistry, JobContext, PermanentJobError, RetryableJobError
+from tests.conftest import Records
+from tests.fakes import EPOCH, OnFakes, submitted
+
+
+class Deployment:
+    """A worker on fakes running ``registry``; jobs of any type on demand."""
+
+    def __init__(self, registry: HandlerRegistry, **settings: Any) -> None:
+        self.fakes = OnFakes()
+        self.jobs, self.clock, self.bus, self.metrics = (
+            self.fakes.jobs,
+            self.fakes.clock,
+            self.fakes.bus,
+            self.fakes.metrics,
+        )
+        self.work = self.fakes.worker(registry, **settings)
+
+    def queued(self, job_type: str, job_id: str = "j") -> Job:
+        now = self.clock.now()
+        job = submitted(job_id, now).queued(enqueue_id="e1", correlation_id="c", at=now, lease_until=now)
+        job = job.sent(attempts=1, at=now)
+        self.jobs.jobs[job_id] = job = attrs.evolve(job, job_type=job_type)
+        return job
+
+    def deliver(self, payload: dict[str, Any] | None = None, job_id: str = "j") -> WorkResult | RetryLater:
+        message = IncomingMessage(job_id, "e1", payload if payload is not None else {"n": 1}, "c")
+        return self.work(message, self.clock.now() + timedelta(seconds=30))
+
+    @property
+    def job(self) -> Job:
+        return self.jobs.jobs["j"]
+
+
+def registry_of(**handlers: Callable[[dict[str, Any], JobContext], Any]) -> HandlerRegistry:
+    registry = HandlerRegistry()
+    for job_type, handler in handlers.items():
+        registry.add(job_type, handler)
+    return registry
+
+
+def test_a_handler_gets_the_payload_and_its_context_and_its_result_is_stored() -> None:
+    seen: list[tuple[dict[str, Any], JobContext]] = []
+
+    def echo(payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
+        seen.append((payload, context))
+        return {"got": payload}
+
+    deployment = Deployment(registry_of(echo=echo), max_result_bytes=1000)
+    deployment.queued("echo")
+
+    assert deployment.deliver({"n": 1}) is WorkResult.PROCESSED
+
+    [(payload, context)] = seen
+    assert payload == {"n": 1}
+    assert (context.job_id, context.job_type, context.owner, context.correlation_id) == ("j", "echo", "owner-1", "c")
+    assert (context.attempt, context.max_attempts, context.max_result_bytes) == (1, 3, 1000)
+    # The handler must be done by the invocation's end less the margin kept for the result's write.
+    assert context.deadline == EPOCH + timedelta(seconds=27)
+    assert context.time_left() == timedelta(seconds=27)
+    job = deployment.job
+    assert (job.status, json.loads(job.result or "")) == (JobStatus.SUCCEEDED, {"got": {"n": 1}})
+    assert deployment.metrics.by_type[("JobsSucceeded", "echo")] == 1
+
+
+def test_a_handler_that_returns_nothing_stores_no_result() -> None:
+    deployment = Deployment(registry_of(quiet=lambda payload, context: None))
+    deployment.queued("quiet")
+
+    deployment.deliver()
+
+    assert (deployment.job.status, deployment.job.result) == (JobStatus.SUCCEEDED, None)
+
+
+def test_the_handlers_logger_names_the_job_and_keeps_the_handlers_fields(log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.handler")
+
+    def chatty(payload: dict[str, Any], context: JobContext) -> None:
+        context.logger.info("working", extra={"step": "resize"})
+
+    deployment = Deployment(registry_of(chatty=chatty))
+    deployment.queued("chatty")
+    deployment.deliver()
+
+    assert log.of("job_id", "job_type", "attempt", "step") == [
+        ("INFO", "working", {"job_id": "j", "job_type": "chatty", "attempt": 1, "step": "resize"})
+    ]
+
+
+def test_a_type_no_handler_knows_fails_at_once_saying_so() -> None:
+    deployment = Deployment(registry_of())
+    deployment.queued("resize")
+
+    assert deployment.deliver() is WorkResult.PROCESSED
+
+    assert deployment.job.status is JobStatus.FAILED
+    assert deployment.job.last_error == LastError(
+        "UnknownJobType", FailureKind.PROCESSING, "no handler knows the job type 'resize'", deployment.clock.now()
+    )
+
+
+def test_a_permanent_failure_fails_the_job_at_once_with_its_code() -> None:
+    def refuse(payload: dict[str, Any], context: JobContext) -> None:
+        raise PermanentJobError("width must be positive", code="BadWidth")
+
+    deployment = Deployment(registry_of(resize=refuse))
+    deployment.queued("resize")
+
+    assert deployment.deliver() is WorkResult.PROCESSED
+
+    error = deployment.job.last_error
+    assert deployment.job.status is JobStatus.FAILED and deployment.job.claims == 1
+    assert error is not None and (error.code, error.message) == ("BadWidth", "width must be positive")
+    assert deployment.metrics.by_type[("StepFailures", "resize")] == 1
+    assert deployment.metrics.by_type[("JobsFailed", "resize")] == 1
+
+
+@pytest.mark.parametrize("failure", [RetryableJobError("try later"), ConnectionError("reset"), KeyError("x")])
+def test_a_retryable_or_unexpected_failure_is_retried_after_a_backoff(failure: Exception) -> None:
+    def fail(payload: dict[str, Any], context: JobContext) -> None:
+        raise failure
+
+    deployment = Deployment(
+        registry_of(resize=fail), retry_base_delay=timedelta(seconds=4), retry_max_delay=timedelta(seconds=100)
+    )
+    deployment.queued("resize")
+
+    result = deployment.deliver()
+
+    assert isinstance(result, RetryLater) and not result.acknowledge
+    assert 2 <= result.delay_s <= 4  # between half and all of the first ceiling
+    job = deployment.job
+    # QUEUED again under the same episode: its message, still in the queue, is live.
+    assert (job.status, job.enqueue_id, job.claims, job.claim_id) == (JobStatus.QUEUED, "e1", 1, None)
+    assert job.last_error is not None and job.last_error.code == type(failure).__name__
+    assert deployment.bus.events == []  # not final: nothing to announce
+
+
+def test_retries_back_off_exponentially_to_the_cap_then_the_last_attempt_fails_the_job() -> None:
+    attempts: list[int] = []
+
+    def flaky(payload: dict[str, Any], context: JobContext) -> None:
+        attempts.append(context.attempt)
+        raise RetryableJobError("down")
+
+    deployment = Deployment(
+        registry_of(resize=flaky),
+        max_attempts=4,
+        retry_base_delay=timedelta(seconds=10),
+        retry_max_delay=timedelta(seconds=25),
+    )
+    deployment.queued("resize")
+
+    delays = [deployment.deliver() for _ in range(3)]
+    last = deployment.deliver()
+
+    assert attempts == [1, 2, 3, 4]
+    assert [type(d) for d in delays] == [RetryLater] * 3
+    ceilings = [10, 20, 25]
+    assert all(c / 2 <= d.delay_s <= c for d, c in zip(delays, ceilings, strict=True))  # type: ignore[union-attr]
+    assert last is WorkResult.PROCESSED and deployment.job.status is JobStatus.FAILED
+
+
+def test_a_result_too_big_to_store_fails_the_job_and_the_handler_hears_why(log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.handler")
+    deployment = Deployment(registry_of(big=lambda payload, context: "x" * 200), max_result_bytes=100)
+    deployment.queued("big")
+
+    deployment.deliver()
+
+    error = deployment.job.last_error
+    assert deployment.job.status is JobStatus.FAILED and deployment.job.result is None
+    assert error is not None and error.code == "ResultTooLarge"
+    assert error.message == (
+        "the result is 202 bytes of JSON; at most 100: store it elsewhere (S3) and return a reference"
+    )
+    assert ("ERROR", "result refused", {"job_id": "j", "code": "ResultTooLarge"}) in log.of("job_id", "code")
+
+
+@pytest.mark.parametrize("result", [{1, 2}, float("nan"), object()])
+def test_a_result_that_is_not_json_fails_the_job(result: Any) -> None:
+    deployment = Deployment(registry_of(odd=lambda payload, context: result))
+    deployment.queued("odd")
+
+    deployment.deliver()
+
+    error = deployment.job.last_error
+    assert deployment.job.status is JobStatus.FAILED
+    assert error is not None and error.code == "ResultNotJson"
+
+
+def test_a_result_nested_past_the_recursion_limit_fails_the_job_not_the_batch() -> None:
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep]
+    deployment = Deployment(registry_of(deep=lambda payload, context: deep))
+    deployment.queued("deep")
+
+    assert deployment.deliver() is WorkResult.PROCESSED
+    assert deployment.job.last_error is not None and deployment.job.last_error.code == "ResultNotJson"
+
+
+def test_time_left_never_goes_negative() -> None:
+    contexts: list[JobContext] = []
+    deployment = Deployment(registry_of(t=lambda payload, context: contexts.append(context)))
+    deployment.queued("t")
+    deployment.deliver()
+
+    deployment.clock.advance(600)
+
+    assert contexts[0].time_left() == timedelta(0)
+
+
+def test_a_registry_refuses_a_second_handler_for_a_type() -> None:
+    registry = HandlerRegistry()
+    registry.add("echo", lambda payload, context: payload)
+    with pytest.raises(ValueError, match="already has a handler"):
+        registry.add("echo", lambda payload, context: None)
+    assert list(registry) == ["echo"] and registry.knows("echo") and not registry.knows("other")
