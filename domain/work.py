@@ -220,7 +220,9 @@ class ProcessJobMessage:
             self._metrics.count("JobRetries", job_type=done.job_type)
             return RetryLater(delay)
         self._metrics.count("JobsProcessed")
-        self._metrics.count(f"Jobs{done.status.value.capitalize()}", job_type=done.job_type)
+        self._metrics.count(
+            "JobsSucceeded" if done.status is JobStatus.SUCCEEDED else "JobsFailed", job_type=done.job_type
+        )
         self._announce(done, budget.settle_by)
         return WorkResult.PROCESSED
 
@@ -255,26 +257,28 @@ class ProcessJobMessage:
             if retryable and job.claims < self._settings.max_attempts:
                 return job.retrying(error=error, at=self._clock.now())
             return job.failed(error=error, at=self._clock.now())
-        refused = self._refused(result)
-        if refused is not None:
-            context.logger.error("result refused", extra={"code": refused.code, "reason": refused.message})
-            return job.failed(error=refused, at=self._clock.now())
-        encoded = None if result is None else _compact(result)
+        encoded = self._encoded(result)
+        if isinstance(encoded, LastError):
+            context.logger.error("result refused", extra={"code": encoded.code, "reason": encoded.message})
+            return job.failed(error=encoded, at=self._clock.now())
         return job.succeeded(at=self._clock.now(), result=encoded)
 
-    def _refused(self, result: Any) -> LastError | None:
-        """Why a handler's result cannot be stored; None if it can."""
+    def _encoded(self, result: Any) -> str | LastError | None:
+        """The result as it is stored (None for none), or why it cannot be."""
+        if result is None:
+            return None
         try:
-            size = len(_compact(result).encode())
+            encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError, RecursionError) as exc:
             return self._error("ResultNotJson", f"the result is not JSON: {type(exc).__name__}: {str(exc)[:200]}")
+        size = len(encoded.encode())
         if size > self._settings.max_result_bytes:
             return self._error(
                 "ResultTooLarge",
                 f"the result is {size} bytes of JSON; at most {self._settings.max_result_bytes}: "
                 "store it elsewhere (S3) and return a reference",
             )
-        return None
+        return encoded
 
     def _error(self, code: str, message: str) -> LastError:
         return LastError(code, FailureKind.PROCESSING, message, self._clock.now())
@@ -294,10 +298,6 @@ class JobLogger(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
         return msg, kwargs
-
-
-def _compact(result: Any) -> str:
-    return json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def judge(job: Job | None, message: IncomingMessage) -> WorkResult | None:
