@@ -19,8 +19,9 @@ class SqsVisibility:
 
     def postpone(self, receipt_handle: str, delay_s: int) -> None:
         """Make the message come back in ``delay_s`` seconds. If SQS refuses,
-        it comes back after the queue's own visibility timeout instead:
-        sooner than the backoff wanted, and harmless."""
+        it comes back after the queue's own visibility timeout instead,
+        sooner or later than the backoff wanted: harmless either way, as the
+        job waits QUEUED with this message live."""
         try:
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=min(delay_s, MAX_DELAY_S)

@@ -217,7 +217,10 @@ class Job:
     def processing(self, *, claim_id: str, at: datetime, until: datetime) -> Job:
         """Claimed by a worker, or an expired claim taken over. ``sent_at``
         stays: the message's retention counts from its send, whatever
-        happens to the job."""
+        happens to the job. A claim that beats the producer's confirmation
+        dates it from the claim (the message existed then), so that a retry
+        puts the job back under the delivery watch with a time to count
+        from."""
         return self._to(
             JobStatus.PROCESSING,
             at,
@@ -226,6 +229,7 @@ class Job:
             claims=self.claims + 1,
             unconfirmed_since=None,
             lease_until=None,
+            sent_at=self.sent_at or at,
         )
 
     def retrying(self, *, error: LastError, at: datetime) -> Job:

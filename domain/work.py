@@ -269,9 +269,9 @@ class ProcessJobMessage:
             return None
         try:
             encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            size = len(encoded.encode())  # a lone surrogate dumps, then cannot be stored as UTF-8
         except (TypeError, ValueError, RecursionError) as exc:
             return self._error("ResultNotJson", f"the result is not JSON: {type(exc).__name__}: {str(exc)[:200]}")
-        size = len(encoded.encode())
         if size > self._settings.max_result_bytes:
             return self._error(
                 "ResultTooLarge",

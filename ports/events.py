@@ -10,7 +10,7 @@ from typing import Protocol
 import attrs
 
 from domain.failures import LastError, OutsideFailure, Service
-from domain.job import Job
+from domain.job import Job, JobStatus
 
 # The event's source; the detail-type names the final state.
 SOURCE = "job-intake"
@@ -49,7 +49,7 @@ class CompletionEvent:
             finished_at=job.updated_at,
             processing_attempts=job.claims,
             result=job.result,
-            error=job.last_error if job.result is None else None,
+            error=job.last_error if job.status is JobStatus.FAILED else None,
         )
 
     @property

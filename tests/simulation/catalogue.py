@@ -266,6 +266,20 @@ def handler_retried(w: World) -> Scenario:
     )
 
 
+@case("a handler that fails, its message then purged + reconciler")
+def retried_message_gone(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            purge(w, 1),
+            clock_jumps(w, PAST_GRACE),
+            reconciler_run(w),
+        ],
+        {"worker": Faults({"step": ["retryable"]})},
+    )
+
+
 @case("a worker killed before its event put + reconciler after the grace")
 def event_put_crashed(w: World) -> Scenario:
     return w.scenario(
@@ -302,6 +316,7 @@ CATALOGUE = [
     deleted_message_redelivered,
     two_jobs,
     handler_retried,
+    retried_message_gone,
     event_put_crashed,
     event_put_raced,
 ]

@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from domain.failures import FailureKind, LastError
-from domain.job import Job, JobStatus
+from domain.job import Job, JobStatus, Watch
 from domain.work import IncomingMessage, RetryLater, WorkResult
 from ports.handlers import HandlerRegistry, JobContext, PermanentJobError, RetryableJobError
 from tests.conftest import Records
@@ -153,6 +153,43 @@ def test_a_retryable_or_unexpected_failure_is_retried_after_a_backoff(failure: E
     assert deployment.bus.events == []  # not final: nothing to announce
 
 
+def test_a_success_after_a_retry_is_announced_without_the_retrys_error() -> None:
+    attempts: list[int] = []
+
+    def once_flaky(payload: dict[str, Any], context: JobContext) -> None:
+        attempts.append(context.attempt)
+        if len(attempts) == 1:
+            raise RetryableJobError("down")
+
+    deployment = Deployment(registry_of(resize=once_flaky))
+    deployment.queued("resize")
+
+    assert isinstance(deployment.deliver(), RetryLater)
+    assert deployment.deliver() is WorkResult.PROCESSED
+
+    [event] = deployment.bus.events
+    assert (event.status, event.result, event.error) == ("SUCCEEDED", None, None)
+
+
+def test_a_job_claimed_before_its_confirmation_and_retried_is_watched_from_its_claim() -> None:
+    deployment = Deployment(registry_of(resize=lambda payload, context: _raise(RetryableJobError("down"))))
+    now = deployment.clock.now()
+    unconfirmed = submitted("j", now).queued(enqueue_id="e1", correlation_id="c", at=now, lease_until=now)
+    deployment.jobs.jobs["j"] = attrs.evolve(unconfirmed, job_type="resize")
+    deployment.clock.advance(1)
+
+    assert isinstance(deployment.deliver(), RetryLater)
+
+    # Without a time to count from, the reconciler's index never holds the
+    # job, and a message lost after the retry leaves it QUEUED for ever.
+    job = deployment.job
+    assert (job.status, job.watch, job.watched_since) == (JobStatus.QUEUED, Watch.DELIVERY, now + timedelta(seconds=1))
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
 def test_retries_back_off_exponentially_to_the_cap_then_the_last_attempt_fails_the_job() -> None:
     attempts: list[int] = []
 
@@ -194,7 +231,8 @@ def test_a_result_too_big_to_store_fails_the_job_and_the_handler_hears_why(log_o
     assert ("ERROR", "result refused", {"job_id": "j", "code": "ResultTooLarge"}) in log.of("job_id", "code")
 
 
-@pytest.mark.parametrize("result", [{1, 2}, float("nan"), object()])
+# "\udcff": a lone surrogate (os.fsdecode of a name that is not UTF-8) dumps, then cannot be stored.
+@pytest.mark.parametrize("result", [{1, 2}, float("nan"), object(), {"name": "\udcff"}])
 def test_a_result_that_is_not_json_fails_the_job(result: Any) -> None:
     deployment = Deployment(registry_of(odd=lambda payload, context: result))
     deployment.queued("odd")
