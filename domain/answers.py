@@ -106,7 +106,8 @@ def _go_on(job_id: str, write: Write) -> Outcome | None:
             return None  # it may start an episode of its own: a re-drive
         case Write.REFUSED:
             return InFlight(job_id)  # another actor's write won over ours: the client may try again
-    raise ValueError(f"{write!r}: only a write that did not land leaves the request to go on")
+    # Unreachable: answer() returns for the other writes first.
+    raise ValueError(f"{write!r}: only a write that did not land goes on")  # pragma: no mutate
 
 
 def superseded(at: datetime) -> LastError:

@@ -48,6 +48,9 @@ from ports.handlers import Handlers, JobContext, JobError
 from ports.repository import ConditionFailed, JobRepository
 from ports.runtime import Clock, IdSource, Metrics
 
+# Past 2**32 base delays every cap is reached: the bound only keeps a huge
+# attempt count from overflowing the float.
+_MAX_DOUBLINGS = 32  # pragma: no mutate
 log = logging.getLogger("jobs.worker")
 # What handlers log through their context.
 handler_log = logging.getLogger("jobs.handler")
@@ -268,7 +271,12 @@ class ProcessJobMessage:
         if result is None:
             return None
         try:
-            encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            encoded = json.dumps(
+                result,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,  # pragma: no mutate (None refuses NaN alike)
+            )
             size = len(encoded.encode())  # a lone surrogate dumps, then cannot be stored as UTF-8
         except (TypeError, ValueError, RecursionError) as exc:
             return self._error("ResultNotJson", f"the result is not JSON: {type(exc).__name__}: {str(exc)[:200]}")
@@ -287,7 +295,7 @@ class ProcessJobMessage:
         """Seconds before the next attempt: between half and all of the
         exponential ceiling (never nearly none: the failure is recent)."""
         base, cap = self._settings.retry_base_delay.total_seconds(), self._settings.retry_max_delay.total_seconds()
-        ceiling = min(cap, base * 2 ** min(attempt - 1, 32))
+        ceiling = min(cap, base * 2 ** min(attempt - 1, _MAX_DOUBLINGS))
         return math.ceil(self._rng.uniform(ceiling / 2, ceiling))
 
 

@@ -18,6 +18,7 @@ import attrs
 from dependency_injector import containers, providers
 
 from chaos.invariants import Final
+from domain.announce import Announcer
 from domain.answers import RetryAfter
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, Service
@@ -440,6 +441,9 @@ class OnFakes:
             )
         )
         return built(ReconcileStuckJobs, use_cases.reconcile_stuck_jobs)
+
+    def announcer(self) -> Announcer:
+        return built(Announcer, self.container().use_cases.announcer)
 
     def worker(self, step: JobStep | Handlers, max_attempts: int = 3, **settings: Any) -> ProcessJobMessage:
         """The worker, running ``step`` (a test's step on the claimed job,

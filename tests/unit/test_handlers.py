@@ -104,11 +104,16 @@ def test_the_handlers_logger_names_the_job_and_keeps_the_handlers_fields(log_of:
     ]
 
 
-def test_a_type_no_handler_knows_fails_at_once_saying_so() -> None:
+def test_a_type_no_handler_knows_fails_at_once_saying_so(log_of: Callable[[str], Records]) -> None:
+    log = log_of("jobs.worker")
     deployment = Deployment(registry_of())
     deployment.queued("resize")
 
     assert deployment.deliver() is WorkResult.PROCESSED
+
+    assert ("ERROR", "no handler for the job's type", {"job_id": "j", "job_type": "resize"}) in log.of(
+        "job_id", "job_type"
+    )
 
     assert deployment.job.status is JobStatus.FAILED
     assert deployment.job.last_error == LastError(
@@ -133,7 +138,11 @@ def test_a_permanent_failure_fails_the_job_at_once_with_its_code() -> None:
 
 
 @pytest.mark.parametrize("failure", [RetryableJobError("try later"), ConnectionError("reset"), KeyError("x")])
-def test_a_retryable_or_unexpected_failure_is_retried_after_a_backoff(failure: Exception) -> None:
+def test_a_retryable_or_unexpected_failure_is_retried_after_a_backoff(
+    failure: Exception, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.worker")
+
     def fail(payload: dict[str, Any], context: JobContext) -> None:
         raise failure
 
@@ -149,6 +158,9 @@ def test_a_retryable_or_unexpected_failure_is_retried_after_a_backoff(failure: E
     job = deployment.job
     # QUEUED again under the same episode: its message, still in the queue, is live.
     assert (job.status, job.enqueue_id, job.claims, job.claim_id) == (JobStatus.QUEUED, "e1", 1, None)
+    assert job.updated_at == deployment.clock.now()
+    assert deployment.metrics.by_type[("JobRetries", "resize")] == 1
+    assert ("WARNING", "job will be retried", {"job_id": "j", "delay_s": result.delay_s}) in log.of("job_id", "delay_s")
     assert job.last_error is not None and job.last_error.code == type(failure).__name__
     assert deployment.bus.events == []  # not final: nothing to announce
 
@@ -199,18 +211,18 @@ def test_retries_back_off_exponentially_to_the_cap_then_the_last_attempt_fails_t
 
     deployment = Deployment(
         registry_of(resize=flaky),
-        max_attempts=4,
+        max_attempts=6,
         retry_base_delay=timedelta(seconds=10),
-        retry_max_delay=timedelta(seconds=25),
+        retry_max_delay=timedelta(seconds=100),
     )
     deployment.queued("resize")
 
-    delays = [deployment.deliver() for _ in range(3)]
+    delays = [deployment.deliver() for _ in range(5)]
     last = deployment.deliver()
 
-    assert attempts == [1, 2, 3, 4]
-    assert [type(d) for d in delays] == [RetryLater] * 3
-    ceilings = [10, 20, 25]
+    assert attempts == [1, 2, 3, 4, 5, 6]
+    assert [type(d) for d in delays] == [RetryLater] * 5
+    ceilings = [10, 20, 40, 80, 100]
     assert all(c / 2 <= d.delay_s <= c for d, c in zip(delays, ceilings, strict=True))  # type: ignore[union-attr]
     assert last is WorkResult.PROCESSED and deployment.job.status is JobStatus.FAILED
 
@@ -228,7 +240,32 @@ def test_a_result_too_big_to_store_fails_the_job_and_the_handler_hears_why(log_o
     assert error.message == (
         "the result is 202 bytes of JSON; at most 100: store it elsewhere (S3) and return a reference"
     )
-    assert ("ERROR", "result refused", {"job_id": "j", "code": "ResultTooLarge"}) in log.of("job_id", "code")
+    assert ("ERROR", "result refused", {"job_id": "j", "code": "ResultTooLarge", "reason": error.message}) in log.of(
+        "job_id", "code", "reason"
+    )
+
+
+def test_a_result_is_stored_as_compact_utf8_json_up_to_the_limit_exactly() -> None:
+    result = ["café", 1]
+    limit = len('["café",1]'.encode())
+    deployment = Deployment(registry_of(fit=lambda payload, context: result), max_result_bytes=limit)
+    deployment.queued("fit")
+
+    deployment.deliver()
+
+    assert (deployment.job.status, deployment.job.result) == (JobStatus.SUCCEEDED, '["café",1]')
+
+
+def test_why_a_result_is_not_json_is_kept_short() -> None:
+    unstorable = type("Unstorable" * 30, (), {})()
+    deployment = Deployment(registry_of(odd=lambda payload, context: unstorable))
+    deployment.queued("odd")
+
+    deployment.deliver()
+
+    said = f"Object of type {'Unstorable' * 30} is not JSON serializable"
+    assert deployment.job.last_error is not None
+    assert deployment.job.last_error.message == f"the result is not JSON: TypeError: {said[:200]}"
 
 
 # "\udcff": a lone surrogate (os.fsdecode of a name that is not UTF-8) dumps, then cannot be stored.

@@ -47,6 +47,7 @@ def test_every_move_counts_one_version_and_stamps_its_time() -> None:
         (queued(), queued().processing(claim_id="claim-1", at=later, until=later)),
         (claimed, claimed.succeeded(at=later)),
         (claimed, claimed.failed(error=ERROR, at=later)),
+        (claimed, claimed.retrying(error=ERROR, at=later)),
     ]
     for before, after in moves:
         assert (after.version, after.updated_at) == (before.version + 1, later)
@@ -157,3 +158,26 @@ def test_a_final_job_holds_no_timer() -> None:
         # Only its completion event is left to watch for, from the moment it ended.
         assert (final.watch, final.watched_since) == (Watch.EVENT, EPOCH)
         assert final.announced().watch is None
+
+
+def test_a_retry_queues_the_job_again_under_its_episode_and_frees_its_claim() -> None:
+    claimed = queued().sent(attempts=1, at=EPOCH).processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
+    job = claimed.retrying(error=ERROR, at=EPOCH)
+    assert (job.status, job.enqueue_id, job.claims, job.last_error) == (JobStatus.QUEUED, "e1", 1, ERROR)
+    assert (job.claim_id, job.claim_until, job.watch, job.watched_since) == (None, None, Watch.DELIVERY, EPOCH)
+
+
+def test_an_announcement_counts_a_version_and_leaves_the_time_of_the_end() -> None:
+    done = queued().processing(claim_id="claim-1", at=EPOCH, until=EPOCH).succeeded(at=EPOCH)
+    announced = done.announced()
+    assert (announced.version, announced.updated_at, announced.event_due) == (done.version + 1, EPOCH, None)
+
+
+@pytest.mark.parametrize("announced_twice", [False, True])
+def test_only_a_final_job_with_its_event_due_is_announced(announced_twice: bool) -> None:
+    done = queued().processing(claim_id="claim-1", at=EPOCH, until=EPOCH).succeeded(at=EPOCH)
+    job, status = (done.announced(), "SUCCEEDED") if announced_twice else (queued(), "QUEUED")
+    with pytest.raises(
+        IllegalTransition, match=f"^job j: only a final job with an event due is announced, not {status}$"
+    ):
+        job.announced()

@@ -125,6 +125,7 @@ def test_after_max_attempts_the_job_fails_and_the_message_is_acknowledged(worker
 
     assert result is WorkResult.EXHAUSTED and result.acknowledge
     assert worker.metrics.counts["ClaimsExhausted"] == 1
+    assert worker.metrics.by_type[("JobsFailed", "t")] == 1
     failed = worker.jobs.jobs["j"]
     assert failed.status is JobStatus.FAILED and worker.step.calls == []
     now = worker.clock.now()
