@@ -3,6 +3,8 @@ before-send so botocore parses each answer as it would a real one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import pytest
 
@@ -15,9 +17,13 @@ from chaos.faults import (
     never_connected,
     read_timeout,
 )
+from adapters.dynamodb_repository import STORE_ERRORS
+from adapters.eventbridge_bus import EVENT_ERRORS
+from adapters.sqs_publisher import SEND_ERRORS
 from domain.failures import FailureKind
 from domain.job import Job
 from entrypoints.containers import Container
+from ports.events import CompletionEvent, EventPutFailed
 from ports.publisher import OutgoingMessage, SendFailed
 from ports.repository import StoreFailed
 from tests.fakes import EPOCH
@@ -138,3 +144,95 @@ def test_each_store_failure_is_classified_and_attempted_once(
 
     assert caught.value.kind is kind
     assert faults.calls["PutItem"] == 1
+
+
+# What each code means, written down from the services' documentation and
+# not from the adapters' tables: a code the adapter classifies otherwise (an
+# account-level throttle taken for a configuration error) fails here.
+T, A, P, C = THROTTLED, AMBIGUOUS, PERMANENT, CONTENT
+AWS_SAYS: dict[str, dict[str, FailureKind]] = {
+    "SendMessage": {
+        "RequestThrottled": T,
+        "ThrottlingException": T,
+        "KmsThrottled": T,
+        "KMS.ThrottlingException": T,
+        "InternalError": A,
+        "InternalFailure": A,
+        "ServiceUnavailable": A,
+        "AWS.SimpleQueueService.NonExistentQueue": P,
+        "QueueDoesNotExist": P,
+        "AWS.SimpleQueueService.QueueDeletedRecently": P,
+        "QueueDeletedRecently": P,
+        "AccessDenied": P,
+        "AccessDeniedException": P,
+        "InvalidSecurity": P,
+        "InvalidClientTokenId": P,
+        "UnrecognizedClientException": P,
+        "AWS.SimpleQueueService.UnsupportedOperation": P,
+        "UnsupportedOperation": P,
+        "InvalidAddress": P,
+        "InvalidMessageContents": C,
+        "InvalidParameterValue": C,
+        "InvalidParameterValueException": C,
+    },
+    "PutItem": {
+        "ProvisionedThroughputExceededException": T,
+        "ThrottlingException": T,
+        "RequestLimitExceeded": T,  # the account's throughput limit: it passes
+        "TransactionConflictException": T,
+        "InternalServerError": A,
+        "ServiceUnavailable": A,
+        "ResourceNotFoundException": P,
+        "AccessDeniedException": P,
+        "UnrecognizedClientException": P,
+        "ValidationException": P,
+        "ItemCollectionSizeLimitExceededException": P,
+    },
+    "PutEvents": {
+        "ThrottlingException": T,
+        "InternalException": A,
+        "InternalFailure": A,
+        "ServiceUnavailable": A,
+        "ResourceNotFoundException": P,
+        "AccessDeniedException": P,
+        "NotAuthorizedForSourceException": P,
+        "ValidationException": P,
+        "InvalidArgument": P,
+        "MalformedDetail": P,
+    },
+}
+TABLES = {"SendMessage": SEND_ERRORS, "PutItem": STORE_ERRORS, "PutEvents": EVENT_ERRORS}
+
+
+@pytest.mark.parametrize("operation", sorted(TABLES))
+def test_every_code_an_adapter_classifies_is_written_down_here(operation: str) -> None:
+    assert set(TABLES[operation]) == set(AWS_SAYS[operation])
+
+
+def _calls(container: Container) -> dict[str, Callable[[], object]]:
+    job = Job.submitted(
+        job_id="j", job_type="t", request_hash="h", correlation_id="c", owner="owner-1", idempotency_key=None, at=EPOCH
+    )
+    event = CompletionEvent("j", "owner-1", "t", "SUCCEEDED", "c", EPOCH, 1)
+    return {
+        "SendMessage": lambda: container.ports.publisher().publish(MESSAGE),
+        "PutItem": lambda: container.ports.jobs().create(job),
+        "PutEvents": lambda: container.ports.bus().put(event),
+    }
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "kind"),
+    [(operation, code, kind) for operation, codes in AWS_SAYS.items() for code, kind in codes.items()],
+)
+def test_each_code_is_classified_as_the_service_means_it(
+    container: Container, faults: FaultInjector, operation: str, code: str, kind: FailureKind
+) -> None:
+    faults.attach(container.ports.events_client())
+    # A 5xx for the codes that are one; a code alone must carry the others.
+    faults.add(operation, AwsError(500 if kind is AMBIGUOUS else 400, code))
+
+    with pytest.raises((SendFailed, StoreFailed, EventPutFailed)) as caught:
+        _calls(container)[operation]()
+
+    assert (caught.value.code, caught.value.kind) == (code, kind)

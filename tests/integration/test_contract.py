@@ -160,6 +160,33 @@ class TestJobRepository:
             repository.save(queued(old, "enq-3"), Expected.of(old))
         assert caught.value.current == successor
 
+    @pytest.mark.parametrize("clause", ["status", "version", "enqueue id", "no enqueue id", "creation"])
+    def test_a_save_fails_when_any_one_clause_of_its_expectation_is_off(
+        self, repository: JobRepository, clause: str
+    ) -> None:
+        """Each clause alone: a stale writer that matches on every other
+        one (the right status and episode, an older version) must lose."""
+        job = queued(pending())
+        repository.create(job)
+        confirmed = job.sent(attempts=1, at=EPOCH)
+        repository.save(confirmed, Expected.of(job))
+        right = Expected.of(confirmed)
+        off = {
+            "status": attrs.evolve(right, status=JobStatus.PROCESSING),
+            "version": attrs.evolve(right, version=job.version),
+            "enqueue id": attrs.evolve(right, enqueue_id="enq-other"),
+            "no enqueue id": attrs.evolve(right, enqueue_id=None),
+            "creation": attrs.evolve(right, created_at=EPOCH - timedelta(seconds=1)),
+        }[clause]
+        claimed = confirmed.processing(claim_id="claim-x", at=EPOCH, until=EPOCH)
+
+        with pytest.raises(ConditionFailed) as caught:
+            repository.save(claimed, off)
+
+        assert caught.value.current == confirmed
+        repository.save(claimed, right)
+        assert repository.get(job.job_id) == claimed
+
     def test_a_pending_expectation_requires_no_enqueue_id(self, repository: JobRepository) -> None:
         job = pending()
         repository.create(job)
