@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -
 .PHONY: run test test-long prove mutation bench chaos lint typecheck synth deploy-local stop-local clean
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Newer jsii names the end-of-life banner apart (a list of major versions).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NODE_STAMP := node_modules/.installed
 
 $(STAMP): setup.cfg pyproject.toml

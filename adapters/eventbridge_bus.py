@@ -80,5 +80,5 @@ def detail(event: CompletionEvent) -> str:
     if event.result is not None:
         document["result"] = json.loads(event.result)
     if event.error is not None:
-        document["error"] = {"code": event.error.code, "kind": event.error.kind.value, "message": event.error.message}
+        document["error"] = {"code": event.error.code, "kind": event.error.kind.value, "message": event.error.told}
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

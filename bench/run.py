@@ -35,7 +35,11 @@ EVENT = {
     "httpMethod": "POST",
     "path": "/jobs",
     "headers": {"Content-Type": "application/json"},
-    "requestContext": {"requestId": "bench"},
+    # Signed, as every request behind the stack's API is (IAM authorization).
+    "requestContext": {
+        "requestId": "bench",
+        "identity": {"userArn": "arn:aws:sts::123456789012:assumed-role/bench-app/session-1"},
+    },
     "body": json.dumps({"type": "resize", "payload": {"width": 640, "height": 480, "source": "s3://b/k.png"}}),
     "isBase64Encoded": False,
 }

@@ -26,7 +26,7 @@ from chaos.faults import Crash
 from chaos.invariants import Message, Run
 from domain.budget import CLOCK_SKEW
 from domain.job import Job
-from entrypoints.api_gateway import LOCAL_CALLER, proxy_event
+from entrypoints.api_gateway import caller_of, local_authorizer, proxy_event
 from entrypoints.config import Settings
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -127,14 +127,18 @@ class System:
     def submit(self, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
         body = json.dumps({"type": "chaos", "payload": payload})
-        event = proxy_event("POST", "/jobs", body, headers, request_id=str(uuid.uuid4()), stage="chaos")
+        event = proxy_event(
+            "POST", "/jobs", body, headers, request_id=str(uuid.uuid4()), stage="chaos", vouched=local_authorizer()
+        )
         answer: dict[str, Any] = self._api(event, LocalContext(20_000))
         return answer
 
     def job_id_for_key(self, key: str) -> str:
         """The job a request with this key names (every request here comes
-        from the one unauthenticated local caller)."""
-        return str(self._ids.job_id_for_key(LOCAL_CALLER, key))
+        from the local server's one caller)."""
+        caller = caller_of(local_authorizer())
+        assert caller is not None
+        return str(self._ids.job_id_for_key(caller, key))
 
     def work_once(self, wait_s: float = 0) -> int:
         """One worker invocation on what the queue hands out; what it does

@@ -80,6 +80,7 @@ def log_event_attempt(attempted: Attempted) -> None:
             "attempt": attempted.attempt,
             "code": failure.code,
             "kind": failure.kind.value,
+            "error": failure.message,
             "decision": type(decision).__name__,
             **({"reason": decision.reason.value} if isinstance(decision, GiveUp) else {}),
         },

@@ -243,6 +243,7 @@ class SendAttemptLog:
             "attempt": attempted.attempt,
             "code": failure.code,
             "kind": failure.kind.value,
+            "error": failure.message,  # the service's wording: logged, never told to the client
             "http_status": failure.http_status,
             "sqs_request_id": failure.request_id,
             "decision": type(decision).__name__,

@@ -64,6 +64,31 @@ class LastError:
     def too_large(self) -> bool:
         return self.kind is FailureKind.CLIENT_CONTENT and self.code == MESSAGE_TOO_LONG
 
+    @property
+    def told(self) -> str:
+        """The message a client reads (GET, the completion event). An outside
+        service's own wording can name the function's role, the account and
+        its resources: a client gets a fixed text for its kind, and the
+        wording stays in the logs and the table."""
+        if self.service is None:
+            return self.message
+        said = _TOLD.get(self.kind, "failed")
+        return f"the {_SERVICE_NAMES[self.service]} {said}"
+
+
+_SERVICE_NAMES = {
+    Service.QUEUE: "queue (SQS)",
+    Service.STORE: "job store (DynamoDB)",
+    Service.EVENTS: "event bus (EventBridge)",
+}
+_TOLD = {
+    FailureKind.NOT_SENT: "could not be reached",
+    FailureKind.THROTTLED: "refused the request for load",
+    FailureKind.AMBIGUOUS: "did not say whether it carried the request out",
+    FailureKind.PERMANENT: "refused the request; the deployment needs a fix",
+    FailureKind.CLIENT_CONTENT: "refused the job's content",
+}
+
 
 def abandoned(at: datetime, settled_by: str) -> LastError:
     """The error recorded when an episode nobody finished is rolled back.

@@ -70,6 +70,7 @@ def log_store_attempt(attempted: Attempted) -> None:
             "attempt": attempted.attempt,
             "code": failure.code,
             "kind": failure.kind.value,
+            "error": failure.message,
             "http_status": failure.http_status,
             "decision": type(decision).__name__,
             **({"reason": decision.reason.value} if isinstance(decision, GiveUp) else {}),

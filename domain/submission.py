@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from domain.nesting import MAX_NESTING, nested_deeper_than
+
 JOB_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # Printable ASCII, as the Idempotency-Key draft and SQS attributes allow.
 HEADER_TOKEN = re.compile(r"[\x20-\x7e]{1,255}")
@@ -54,6 +56,8 @@ class Submission:
             raise InvalidSubmission("type must be 1 to 64 characters of A-Z a-z 0-9 _ . : -")
         if not isinstance(self.payload, dict):
             raise InvalidSubmission("payload must be a JSON object")
+        if nested_deeper_than(self.payload):
+            raise InvalidSubmission(f"payload must nest objects and arrays at most {MAX_NESTING} levels deep")
         if self.idempotency_key is not None and not HEADER_TOKEN.fullmatch(self.idempotency_key):
             raise InvalidSubmission("Idempotency-Key must be 1 to 255 printable ASCII characters")
         if not HEADER_TOKEN.fullmatch(self.correlation_id):

@@ -42,6 +42,7 @@ from domain.announce import Announce
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError
 from domain.job import FINAL, Expected, Job, JobStatus
+from domain.nesting import MAX_NESTING, nested_deeper_than
 from domain.retry import RandomSource
 from domain.store_retrier import StoreRetrier
 from ports.handlers import Handlers, JobContext, JobError
@@ -81,7 +82,7 @@ class IncomingMessage:
                 payload=document["payload"],
                 correlation_id=document["correlation_id"],
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise MalformedMessage(f"not a job message: {type(exc).__name__}") from None
         if not all(isinstance(v, str) for v in (message.job_id, message.enqueue_id, message.correlation_id)):
             raise MalformedMessage("not a job message: ids must be strings")
@@ -270,11 +271,15 @@ class ProcessJobMessage:
         """The result as it is stored (None for none), or why it cannot be."""
         if result is None:
             return None
+        if nested_deeper_than(result):
+            # GET and the completion event decode and encode it again, a
+            # level or two deeper each: only a shallow result stays safe.
+            return self._error("ResultTooDeep", f"the result nests objects and arrays deeper than {MAX_NESTING} levels")
         try:
             encoded = json.dumps(
                 result,
                 separators=(",", ":"),
-                ensure_ascii=False,
+                ensure_ascii=False,  # pragma: no mutate (None is as false)
                 allow_nan=False,  # pragma: no mutate (None refuses NaN alike)
             )
             size = len(encoded.encode())  # a lone surrogate dumps, then cannot be stored as UTF-8

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 import re
 import uuid
@@ -35,10 +36,33 @@ class BadRequest(Exception):
         self.headers = headers or {}
 
 
-# The caller of a request that carries no authenticated identity: every
-# such request is this one caller. Behind the stack's API Gateway it never
-# happens (every method requires IAM authorization); locally it is make run.
+# Whom `make run`'s server vouches for when a request names no one
+# (X-Local-Caller unset). It stands in for an authorizer; this handler
+# never names a caller itself, so an event nothing vouches for is refused.
 LOCAL_CALLER = "local"
+
+
+def local_authorizer(caller: str = LOCAL_CALLER) -> dict[str, Any]:
+    """What the local server adds to a request's context for ``caller``: a
+    Lambda authorizer's principal, as API Gateway passes one on."""
+    return {"authorizer": {"principalId": caller}}
+
+
+class CallerScope(enum.StrEnum):
+    """How finely the sessions of one assumed role are told apart (CALLER_SCOPE)."""
+
+    # One caller per role; per session for IAM Identity Center's permission
+    # set roles (AWSReservedSSO_*), whose sessions are people: everyone with
+    # a permission set signs as its one role, under their own user name.
+    AUTO = "auto"
+    # One caller per role, Identity Center's too (a team sharing its jobs).
+    ROLE = "role"
+    # One caller per role session, for every role: only as separate as the
+    # role's trust policy keeps the session names its assumers choose.
+    SESSION = "session"
+
+
+IDENTITY_CENTER_ROLE = "AWSReservedSSO_"
 
 
 # The API's two resources, as API Gateway names them in ``resource``.
@@ -67,7 +91,7 @@ class HttpRequest:
     caller: str | None
 
     @classmethod
-    def from_event(cls, event: Any) -> HttpRequest:
+    def from_event(cls, event: Any, scope: CallerScope = CallerScope.AUTO) -> HttpRequest:
         if not isinstance(event, dict) or not event.get("httpMethod") or not event.get("path"):
             raise BadRequest(400, "malformed-event", "Bad request", "the event is not an API Gateway request")
         raw_headers = event.get("headers") or {}
@@ -85,7 +109,7 @@ class HttpRequest:
             headers=headers,
             body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
             request_id=str(request_id) if request_id else None,
-            caller=caller_of(context if isinstance(context, dict) else {}),
+            caller=caller_of(context if isinstance(context, dict) else {}, scope),
         )
 
     def correlation_id(self) -> str:
@@ -239,15 +263,18 @@ def base_of(event: dict[str, Any]) -> str:
     return match.string[: match.start()] if match else ""
 
 
-def caller_of(context: dict[str, Any]) -> str | None:
+def caller_of(context: dict[str, Any], scope: CallerScope = CallerScope.AUTO) -> str | None:
     """Who is asking, from what API Gateway vouches for, never from a header;
-    None when an authorizer ran and vouched for no one.
+    None when nothing vouches for anyone.
 
     An authorizer in front (Lambda or Cognito user pool) names the caller;
     otherwise a Cognito identity pool's identity, otherwise the IAM
     principal that signed the request. An assumed role is one caller
     whatever its session name: each Lambda or task that assumes it signs
-    with a new session. An event with none of these is the one local caller.
+    with a new session. An event with none of these has no caller: behind
+    the stack's API every method requires IAM authorization, so it can
+    only come from a misconfigured API, and it is refused (403), never
+    pooled with other anonymous requests.
     """
     authorizer = context.get("authorizer")
     if isinstance(authorizer, dict):
@@ -260,21 +287,25 @@ def caller_of(context: dict[str, Any]) -> str | None:
             return f"cognito:{subject}" if isinstance(subject, str) and subject else None
     identity = context.get("identity")
     if not isinstance(identity, dict):
-        return LOCAL_CALLER
+        return None
     # Every user of an identity pool signs as the pool's one role: the
     # identity, not the role, is the caller.
     if identity.get("cognitoIdentityId"):
         return f"cognito-identity:{identity['cognitoIdentityId']}"
     arn = identity.get("userArn")
-    return _principal(str(arn)) if arn else LOCAL_CALLER
+    return _principal(str(arn), scope) if arn else None
 
 
-def _principal(arn: str) -> str:
-    # arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> the role
+def _principal(arn: str, scope: CallerScope) -> str:
+    # arn:aws:sts::123456789012:assumed-role/RoleName/SessionName -> the
+    # role, or the whole ARN where each session is a caller of its own
     parts = arn.split(":", 5)
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
         role = parts[5].split("/")[1]
-        return ":".join([*parts[:5], f"assumed-role/{role}"])
+        per_session = scope is CallerScope.SESSION or (
+            scope is CallerScope.AUTO and role.startswith(IDENTITY_CENTER_ROLE)
+        )
+        return arn if per_session else ":".join([*parts[:5], f"assumed-role/{role}"])
     return arn
 
 

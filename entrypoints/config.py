@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from domain.budget import ANSWER_RESERVE
+from entrypoints.api_gateway import CallerScope
 from ports.handlers import AnyType, Handlers
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -67,6 +68,8 @@ class Settings:
     # The bus completion events go to; unset, the account's default bus.
     event_bus_name: str | None = None
     max_body_bytes: int = 256 * 1024
+    # How finely the sessions of one assumed role are told apart as callers.
+    caller_scope: CallerScope = CallerScope.AUTO
     log_level: str = "INFO"
     job_retention_days: int = 30
     # The secret keyed job ids are made with (adapters.runtime.UuidIds).
@@ -161,6 +164,12 @@ class Settings:
         for name in ("JOB_HANDLERS", "EVENT_BUS_NAME"):
             if env.get(name, "").strip():
                 tuning[name.lower()] = env[name].strip()
+        scope = env.get("CALLER_SCOPE", "").strip().lower()
+        if scope:
+            if scope not in set(CallerScope):
+                choices = ", ".join(CallerScope)
+                raise ConfigurationError(f"CALLER_SCOPE={env['CALLER_SCOPE']!r} must be one of {choices}")
+            tuning["caller_scope"] = CallerScope(scope)
         if env.get("REJECT_UNKNOWN_TYPES", "").strip():
             tuning["reject_unknown_types"] = _flag(env, "REJECT_UNKNOWN_TYPES")
         return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)

@@ -261,6 +261,7 @@ class Container(containers.DeclarativeContainer):
         max_body_bytes=settings.provided.max_body_bytes,
         metrics=ports.metrics,
         known_type=providers.Callable(_type_check, settings, ports.handlers.provider),
+        caller_scope=settings.provided.caller_scope,
     )
     batch_worker = providers.Singleton(
         SqsBatchWorker,

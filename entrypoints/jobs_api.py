@@ -19,7 +19,7 @@ from domain.enqueue import EnqueueJob
 from domain.job import Job
 from domain.outcomes import Outcome
 from domain.submission import Submission
-from entrypoints.api_gateway import JOB, JOBS, BadRequest, HttpRequest, json_response, problem
+from entrypoints.api_gateway import JOB, JOBS, BadRequest, CallerScope, HttpRequest, json_response, problem
 from entrypoints.http_answers import http_answer
 from ports.repository import JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
@@ -40,6 +40,7 @@ class JobsApi:
         max_body_bytes: int,
         metrics: Metrics,
         known_type: Callable[[str], bool] | None = None,
+        caller_scope: CallerScope = CallerScope.AUTO,
     ) -> None:
         self._enqueue = enqueue_job
         self._jobs = jobs
@@ -48,13 +49,14 @@ class JobsApi:
         self._metrics = metrics
         # Set when the deployment refuses types no handler knows, at intake.
         self._known_type = known_type
+        self._caller_scope = caller_scope
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         correlation_id = _fallback_correlation_id(event)
         outcome: dict[str, str] = {}
         try:
-            request = HttpRequest.from_event(event)
+            request = HttpRequest.from_event(event, self._caller_scope)
             correlation_id = request.correlation_id()
             with log_context(correlation_id=correlation_id):
                 response, outcome = self._route(request, correlation_id, context)
@@ -95,9 +97,10 @@ class JobsApi:
     def _route(self, request: HttpRequest, correlation_id: str, context: Any) -> tuple[dict[str, Any], dict[str, str]]:
         """The answer, and what it adds to the request's log line."""
         if request.caller is None:
-            # An authorizer let the request through without naming anyone:
-            # a misconfigured authorizer must not make its users one caller.
-            raise BadRequest(403, "no-caller", "Forbidden", "the request's authorizer named no caller")
+            # Nothing authenticated the request (a method left without IAM
+            # authorization, an authorizer that named no one): anonymous
+            # requests must not become one shared caller.
+            raise BadRequest(403, "no-caller", "Forbidden", "no authenticated caller: the request was not signed")
         if request.resource == JOBS:
             if request.method != "POST":
                 raise _not_allowed("POST")
@@ -187,7 +190,7 @@ def _job_view(job: Job) -> dict[str, Any]:
         view["last_error"] = {
             "code": error.code,
             "kind": error.kind.value,
-            "message": error.message,
+            "message": error.told,
             "at": error.at.isoformat(),
         }
     return view

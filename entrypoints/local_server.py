@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from entrypoints import openapi
-from entrypoints.api_gateway import BadRequest, json_response, problem, proxy_event
+from entrypoints.api_gateway import LOCAL_CALLER, BadRequest, json_response, local_authorizer, problem, proxy_event
 from entrypoints.lambda_context import LocalContext
 
 REGION = "us-east-1"
@@ -39,6 +39,9 @@ CHUNK_SIZE = re.compile(b"[0-9A-Fa-f]{1,16}")
 OPENAPI_PATH = "/openapi.json"
 # API Gateway's own limit on a request's body.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# What a request line may carry into the access log that a terminal would
+# obey (colours, cursor moves, a line of its own): written escaped.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Hop-by-hop headers API Gateway does not pass on, and the caller header.
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", LOCAL_CALLER_HEADER}
 
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_ms = args.timeout_ms
         lambda_handler = staticmethod(handler)
 
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server = LocalHttpServer((args.host, args.port), Handler)
     # Stop cleanly on Ctrl-C and on a process manager's SIGTERM, even when
     # started from a shell that ran it in the background (which ignores
     # SIGINT). Installed before the address is printed: callers may signal then.
@@ -215,7 +218,7 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
             stage="local",
             # Stands in for an authorizer, so that tenancy can be tried here.
             # Only this server reads the header; the handler never does.
-            vouched={"authorizer": {"principalId": caller}} if caller else None,
+            vouched=local_authorizer(caller or LOCAL_CALLER),
         )
         self._answer(self.lambda_handler(event, LocalContext(self.timeout_ms, request_id)))
 
@@ -251,7 +254,14 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
             raise BadRequest(
                 413, "body-too-large", "Content too large", f"the body is {length} bytes; at most {MAX_REQUEST_BYTES}"
             )
-        return self.rfile.read(length) if length else None
+        body = self.rfile.read(length) if length else None
+        if body is not None and len(body) < length:
+            # The client stopped sending: what arrived is not the request it meant.
+            self.close_connection = True
+            raise BadRequest(
+                400, "bad-content-length", "Bad request", f"the body ended after {len(body)} of {length} bytes"
+            )
+        return body
 
     def _chunked(self) -> bytes:
         chunks: list[bytes] = []
@@ -298,7 +308,18 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
         )
 
     def log_message(self, format: str, *args: Any) -> None:
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        line = CONTROL.sub(lambda control: f"\\x{ord(control.group()):02x}", format % args)
+        sys.stderr.write(f"{self.address_string()} {line}\n")
+
+
+class LocalHttpServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up before its answer is a line in the log,
+        not a traceback: nothing is wrong with the server."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            sys.stderr.write(f"{client_address[0]} hung up before its answer\n")
+            return
+        super().handle_error(request, client_address)
 
 
 if __name__ == "__main__":

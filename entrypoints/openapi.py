@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.nesting import MAX_NESTING
 from domain.submission import JOB_TYPE
 from entrypoints.api_gateway import PROBLEM_JSON
 
@@ -22,7 +23,13 @@ JOB_REQUEST: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "type": {"type": "string", "pattern": f"^{JOB_TYPE.pattern}$", "minLength": 1, "maxLength": 64},
-        "payload": {"type": "object", "description": "Anything the job's worker reads; finite numbers only."},
+        "payload": {
+            "type": "object",
+            "description": (
+                f"Anything the job's worker reads; finite numbers only, objects and arrays nested at most "
+                f"{MAX_NESTING} levels deep."
+            ),
+        },
     },
 }
 
@@ -79,7 +86,11 @@ JOB_VIEW: dict[str, Any] = {
             "properties": {
                 "code": {"type": "string"},
                 "kind": {"type": "string"},
-                "message": {"type": "string"},
+                "message": {
+                    "type": "string",
+                    "description": "The handler's own message, or for a failure of AWS a fixed text per service "
+                    "and kind (the service's wording stays in the logs).",
+                },
                 "at": {"type": "string", "format": "date-time"},
             },
         },

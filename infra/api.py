@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -16,6 +18,65 @@ from infra.gateway_responses import add_gateway_problems
 
 THROTTLE_RATE = 100  # requests per second, steady
 THROTTLE_BURST = 200
+
+
+@attrs.frozen
+class Invokers:
+    """Who may call the API at all, whatever IAM policies grant
+    ``execute-api:Invoke``: the API's resource policy. Within one account
+    API Gateway allows a call that either the caller's policy or the
+    resource policy allows, so the policy also denies everyone else.
+
+    Neither given: the principals of the stack's own account only.
+    """
+
+    # IAM role or user ARNs (arn:aws:iam::<account>:role/<name>), or account ids.
+    principals: tuple[str, ...] = ()
+    # An AWS Organizations id (o-...): any principal of that organization.
+    organization: str | None = None
+
+    def statements(self, account: str) -> list[iam.PolicyStatement]:
+        allowed, allow_if, deny_unless = self._terms(account)
+        return [
+            iam.PolicyStatement(
+                actions=[INVOKE], resources=[ANY_METHOD], principals=allowed, conditions=allow_if or None
+            ),
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=[INVOKE],
+                resources=[ANY_METHOD],
+                principals=[iam.AnyPrincipal()],
+                conditions=deny_unless,
+            ),
+        ]
+
+    def _terms(self, account: str) -> tuple[list[iam.IPrincipal], dict[str, Any], dict[str, Any]]:
+        """Whom the policy allows, on what condition, and the condition on
+        which it denies everyone else."""
+        if self.organization:
+            return (
+                [iam.AnyPrincipal()],
+                {"StringEquals": {"aws:PrincipalOrgID": self.organization}},
+                {"StringNotEquals": {"aws:PrincipalOrgID": self.organization}},
+            )
+        if not self.principals:
+            return [iam.AccountPrincipal(account)], {}, {"StringNotEquals": {"aws:PrincipalAccount": account}}
+        arns = [p for p in self.principals if p.startswith("arn:")]
+        accounts = [p for p in self.principals if not p.startswith("arn:")]
+        allowed: list[iam.IPrincipal] = [iam.ArnPrincipal(arn) for arn in arns]
+        allowed += [iam.AccountPrincipal(a) for a in accounts]
+        # Denied unless its ARN or its account is listed: both conditions of
+        # one statement must hold for the deny to apply.
+        deny_unless: dict[str, Any] = {}
+        if arns:
+            deny_unless["ArnNotLike"] = {"aws:PrincipalArn": arns}
+        if accounts:
+            deny_unless["StringNotEquals"] = {"aws:PrincipalAccount": accounts}
+        return allowed, {}, deny_unless
+
+
+INVOKE = "execute-api:Invoke"
+ANY_METHOD = "execute-api:/*"
 
 
 class JobsRestApi(Construct):
@@ -28,8 +89,10 @@ class JobsRestApi(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         tracing: bool = False,
+        invokers: Invokers | None = None,
     ) -> None:
         super().__init__(scope, id)
+        invokers = invokers or Invokers()
         access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         self.rest_api = apigateway.RestApi(
             self,
@@ -44,6 +107,7 @@ class JobsRestApi(Construct):
             # Every method: a caller signs with SigV4, and the job it makes is
             # its own (see entrypoints.api_gateway.caller_of).
             default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
+            policy=iam.PolicyDocument(statements=invokers.statements(Stack.of(self).account)),
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=removal_policy,
             deploy_options=apigateway.StageOptions(
@@ -77,7 +141,9 @@ class JobsRestApi(Construct):
         validator = self.rest_api.add_request_validator(
             "Validate", validate_request_body=True, validate_request_parameters=True
         )
-        integration = apigateway.LambdaIntegration(function)
+        # No permission for the console's test invocations: they skip IAM
+        # authorization, and so the caller checks.
+        integration = apigateway.LambdaIntegration(function, allow_test_invoke=False)
         jobs = self.rest_api.root.add_resource("jobs")
         jobs.add_method(
             "POST",

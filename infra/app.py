@@ -8,6 +8,15 @@ Context (``-c name=value``) or environment chooses where it goes:
   tracing         false (default) or true: X-Ray active tracing on the
                   functions and the API stage (billed per trace recorded
                   and retrieved, beyond X-Ray's free tier)
+  caller_scope    auto (default), role or session: how finely the sessions
+                  of one assumed role are told apart as callers (CALLER_SCOPE)
+  api_principals  who may call the API at all (its resource policy): IAM
+                  role or user ARNs and account ids, comma-separated; the
+                  roles must exist. Default: the stack's own account
+  api_organization  an AWS Organizations id (o-...): any principal of it
+                  may call the API (instead of api_principals)
+  api_concurrency the API function's reserved concurrency (default 100),
+                  or none to leave it unbounded
 """
 
 from __future__ import annotations
@@ -17,11 +26,11 @@ import os
 from aws_cdk import App, Environment, RemovalPolicy, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from entrypoints.api_gateway import CallerScope
+from infra.api import Invokers
+from infra.functions import API_CONCURRENCY
 from infra.stack import JobIntakeStack
-
-DEFAULT_ACCOUNT = "123456789012"
-DEFAULT_REGION = "us-east-1"
-STACK_NAME = "JobIntake"
+from infra.target import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
 
 
 def build(app: App) -> JobIntakeStack:
@@ -33,6 +42,16 @@ def build(app: App) -> JobIntakeStack:
     tracing = str(app.node.try_get_context("tracing") or "false").lower()
     if tracing not in ("true", "false"):
         raise ValueError(f"tracing must be true or false, not {tracing!r}")
+    scope = str(app.node.try_get_context("caller_scope") or CallerScope.AUTO)
+    if scope not in set(CallerScope):
+        raise ValueError(f"caller_scope must be one of {', '.join(CallerScope)}, not {scope!r}")
+    principals = tuple(p.strip() for p in str(app.node.try_get_context("api_principals") or "").split(",") if p.strip())
+    organization = str(app.node.try_get_context("api_organization") or "").strip() or None
+    if principals and organization:
+        raise ValueError("give api_principals or api_organization, not both")
+    concurrency = str(app.node.try_get_context("api_concurrency") or API_CONCURRENCY).strip().lower()
+    if concurrency != "none" and not (concurrency.isdigit() and int(concurrency) >= 1):
+        raise ValueError(f"api_concurrency must be a whole number of at least 1, or none, not {concurrency!r}")
     stack = JobIntakeStack(
         app,
         STACK_NAME,
@@ -40,6 +59,9 @@ def build(app: App) -> JobIntakeStack:
         removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
         tracing=tracing == "true",
         alarm_email=app.node.try_get_context("alarm_email") or None,
+        caller_scope=CallerScope(scope),
+        invokers=Invokers(principals, organization),
+        api_concurrency=None if concurrency == "none" else int(concurrency),
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

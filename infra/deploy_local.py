@@ -21,13 +21,17 @@ from pathlib import Path
 
 import backoff
 
-from infra.app import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
+from infra.target import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 OUTPUTS = ROOT / "cdk.out" / "local-outputs.json"
 # How long a fresh moto server may take to answer.
 MOTO_START_S = 10
+# The Node.js releases jsii (under the CDK) supports; older ones still run
+# it, below a banner saying they are end-of-life.
+SUPPORTED_NODE = (22, 24)
+OLDEST_NODE = 20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     env.pop("AWS_PROFILE", None)
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = str(check_node())
     cdk = [str(CDK), "--no-notices", "--no-version-reporting"]
     subprocess.run([*cdk, "bootstrap", f"aws://{DEFAULT_ACCOUNT}/{DEFAULT_REGION}"], env=env, cwd=ROOT, check=True)
     subprocess.run(
@@ -75,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDeployed to moto server at {endpoint}:")
     for name, value in sorted(outputs.items()):
         print(f"  {name} = {value}")
+        if name == "ApiUrl":
+            print(
+                "    (the API's address once deployed to AWS; moto records the API but runs no Lambda\n"
+                "    function without Docker, so nothing answers there: serve it with make run, below)"
+            )
     print(
         "\nServe the API on these resources:\n"
         f"  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
@@ -83,6 +93,22 @@ def main(argv: list[str] | None = None) -> int:
         "Stop the server: make stop-local"
     )
     return 0
+
+
+def check_node() -> int:
+    """The major version of the Node.js the cdk CLI will run on; says so
+    when it is one that works but is no longer supported."""
+    wanted = " or ".join(map(str, SUPPORTED_NODE))
+    try:
+        version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        raise SystemExit(f"the cdk CLI needs Node.js {wanted} on PATH; none was found") from None
+    major = int(version.strip().lstrip("v").split(".")[0])
+    if major < OLDEST_NODE:
+        raise SystemExit(f"Node.js {major} is too old for the cdk CLI: install Node.js {wanted}")
+    if major not in SUPPORTED_NODE:
+        print(f"Node.js {major}: the CDK supports {wanted}; {major} works, and its end-of-life banner is silenced")
+    return major
 
 
 def answers(endpoint: str) -> bool:

@@ -21,6 +21,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
 from constructs import Construct
 
+from entrypoints.api_gateway import CallerScope
 from infra.data import JobsTable
 from infra.messaging import MESSAGE_RETENTION, JobQueues
 
@@ -56,6 +57,15 @@ TUNING = {
 # a backlog waits in the queue instead of being throttled into retries.
 RECONCILER_CONCURRENCY = 1
 WORKER_CONCURRENCY = 10
+# The API's own cap. In a brownout of SQS or DynamoDB every request runs to
+# its whole budget (API_TIMEOUT, 20 s): at the stage's 100 requests per
+# second that is 100 x 20 = 2,000 executions, twice a default account's
+# quota, taken from every other function of the account. Capped at 100,
+# 100 / 20 s = 5 requests per second still get their true 503, the rest
+# are throttled by Lambda and answered 502 retryable by API Gateway
+# (INTEGRATION_FAILURE) in milliseconds; in normal running a request takes
+# tens of milliseconds, so 100 serves far more than the stage lets through.
+API_CONCURRENCY = 100
 # Above the send budget plus the margin (tests/infra checks the sum), and
 # below API Gateway's 29 s integration timeout.
 API_TIMEOUT = Duration.seconds(20)
@@ -104,6 +114,8 @@ class JobFunctions(Construct):
         handlers: str | None,
         job_id_key: secretsmanager.ISecret | None,
         reject_unknown_types: bool,
+        caller_scope: CallerScope,
+        api_concurrency: int | None = API_CONCURRENCY,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         tracing: bool = False,
@@ -167,7 +179,12 @@ class JobFunctions(Construct):
             "entrypoints.api.handler",
             API_TIMEOUT,
             "POST /jobs and GET /jobs/{job_id}",
-            settings={"JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap(), **refusing},
+            concurrency=api_concurrency,
+            settings={
+                "JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap(),
+                "CALLER_SCOPE": CallerScope(caller_scope).value,
+                **refusing,
+            },
         )
         self.reconciler = function(
             "Reconciler",

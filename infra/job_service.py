@@ -34,11 +34,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IConstruct
 
+from entrypoints.api_gateway import CallerScope
 from infra.acknowledgements import acknowledge
-from infra.api import JobsRestApi
+from infra.api import Invokers, JobsRestApi
 from infra.bundling import lambda_code
 from infra.data import JobsTable
-from infra.functions import ARCHITECTURE, RUNTIME, TUNING, JobFunctions, WorkerOptions
+from infra.functions import API_CONCURRENCY, ARCHITECTURE, RUNTIME, TUNING, JobFunctions, WorkerOptions
 from infra.messaging import MAX_RECEIVE_COUNT, JobQueues
 from infra.monitoring import Alarms
 from infra.schedule import ReconcilerSchedule
@@ -82,6 +83,9 @@ class JobService(Construct):
         tracing: bool = False,
         alarm_email: str | None = None,
         job_id_key: secretsmanager.ISecret | None = None,
+        caller_scope: CallerScope = CallerScope.AUTO,
+        invokers: Invokers | None = None,
+        api_concurrency: int | None = API_CONCURRENCY,
     ) -> None:
         super().__init__(scope, id)
         if reject_unknown_types and handlers is None:
@@ -117,6 +121,8 @@ class JobService(Construct):
             handlers=handlers.registry if handlers else None,
             job_id_key=job_id_key,
             reject_unknown_types=reject_unknown_types,
+            caller_scope=caller_scope,
+            api_concurrency=api_concurrency,
             log_retention=log_retention,
             removal_policy=removal_policy,
             tracing=tracing,
@@ -128,6 +134,7 @@ class JobService(Construct):
             log_retention=log_retention,
             removal_policy=removal_policy,
             tracing=tracing,
+            invokers=invokers,
         )
         ReconcilerSchedule(self, "Schedule", function=self.functions.reconciler)
         self.monitoring = Alarms(

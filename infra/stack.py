@@ -6,6 +6,9 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
+from entrypoints.api_gateway import CallerScope
+from infra.api import Invokers
+from infra.functions import API_CONCURRENCY
 from infra.job_service import HandlerCode, JobService
 
 
@@ -19,6 +22,9 @@ class JobIntakeStack(Stack):
         tracing: bool = False,
         alarm_email: str | None = None,
         handlers: HandlerCode | None = None,
+        caller_scope: CallerScope = CallerScope.AUTO,
+        invokers: Invokers | None = None,
+        api_concurrency: int | None = API_CONCURRENCY,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -29,6 +35,9 @@ class JobIntakeStack(Stack):
             removal_policy=removal_policy,
             tracing=tracing,
             alarm_email=alarm_email,
+            caller_scope=caller_scope,
+            invokers=invokers,
+            api_concurrency=api_concurrency,
         )
         outputs(self, self.service)
 

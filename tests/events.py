@@ -9,6 +9,8 @@ from entrypoints.api_gateway import proxy_event
 
 JSON = {"Content-Type": "application/json"}
 ACCOUNT = "123456789012"
+# The role a test's requests are signed by unless it names another.
+TESTER = "tests-role"
 
 
 def event(
@@ -19,10 +21,10 @@ def event(
     *,
     base64_encoded: bool = False,
     request_id: str = "apigw-request-1",
-    caller: str | None = None,
+    caller: str | None = TESTER,
 ) -> dict[str, Any]:
-    """With ``caller``, the request is signed by that IAM principal (a role
-    name or a user ARN), as API Gateway reports it after checking SigV4."""
+    """Signed by ``caller``, an IAM principal (a role name or a user ARN),
+    as API Gateway reports it after checking SigV4; None: not signed."""
     return proxy_event(
         method,
         path,
@@ -57,7 +59,7 @@ def submit(
     job_type: str = "resize",
     headers: dict[str, str] | None = None,
     *,
-    caller: str | None = None,
+    caller: str | None = TESTER,
     **more: Any,
 ) -> dict[str, Any]:
     document = {"type": job_type, "payload": {"size": 3} if payload is None else payload, **more}

@@ -14,8 +14,9 @@ from aws_cdk.assertions import Match, Template
 from adapters.dynamodb_schema import create_table_request
 from entrypoints.config import Settings
 from entrypoints.openapi import JOB_REQUEST
+from infra.api import THROTTLE_RATE
 from infra.app import build
-from infra.functions import API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
+from infra.functions import API_CONCURRENCY, API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
 from infra.messaging import MAX_RECEIVE_COUNT
 from infra.monitoring import OLDEST_MESSAGE_AGE, SERVICE_METRICS
 from infra.schedule import EVERY
@@ -262,6 +263,61 @@ def test_every_api_method_requires_iam_authorization(template: Template) -> None
     assert methods and {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}
 
 
+def policy_of(template: Template) -> list[dict[str, Any]]:
+    [api] = resources(template, "AWS::ApiGateway::RestApi").values()
+    statements: list[dict[str, Any]] = api["Properties"]["Policy"]["Statement"]
+    return statements
+
+
+def test_only_the_stacks_own_account_may_call_the_api_by_default(template: Template) -> None:
+    allow, deny = policy_of(template)
+    assert (allow["Effect"], allow["Action"], allow["Resource"]) == ("Allow", "execute-api:Invoke", "execute-api:/*")
+    assert "123456789012" in describe(allow["Principal"])
+    assert (deny["Effect"], deny["Principal"], deny["Resource"]) == ("Deny", {"AWS": "*"}, "execute-api:/*")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalAccount": "123456789012"}}
+
+
+@pytest.mark.parametrize(
+    ("context", "condition"),
+    [
+        (
+            {"api_principals": "arn:aws:iam::123456789012:role/orders, 210987654321"},
+            {
+                "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/orders"]},
+                "StringNotEquals": {"aws:PrincipalAccount": ["210987654321"]},
+            },
+        ),
+        ({"api_organization": "o-a1b2c3d4e5"}, {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+    ],
+    ids=["principals", "organization"],
+)
+def test_whoever_else_may_call_the_api_is_the_apps_choice_and_the_rest_are_denied(
+    context: dict[str, str], condition: dict[str, Any]
+) -> None:
+    template = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], **context})))
+    allow, deny = policy_of(template)
+    assert deny["Effect"] == "Deny" and deny["Condition"] == condition
+    if "api_organization" in context:
+        assert allow["Principal"] == {"AWS": "*"}
+        assert allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+    else:
+        assert "role/orders" in describe(allow["Principal"]) and "210987654321" in describe(allow["Principal"])
+
+
+def test_principals_and_an_organization_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="api_principals or api_organization, not both"):
+        build(App(context={"aws:cdk:bundling-stacks": [], "api_principals": "1", "api_organization": "o-1"}))
+
+
+def test_the_console_may_not_test_invoke_the_api_function_around_iam(template: Template) -> None:
+    permissions = resources(template, "AWS::Lambda::Permission").values()
+    sources = [describe(p["Properties"].get("SourceArn")) for p in permissions]
+    api_sources = [source for source in sources if "execute-api" in source]
+    # One per method, on the deployed stage only.
+    assert len(api_sources) == 2 and all("DeploymentStagev1" in source for source in api_sources)
+    assert not any("test-invoke-stage" in source for source in sources)
+
+
 def test_settled_jobs_expire_through_the_tables_ttl(template: Template) -> None:
     template.has_resource_properties(
         "AWS::DynamoDB::Table", {"TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True}}
@@ -278,6 +334,18 @@ def test_only_the_api_gets_the_job_id_key_and_only_from_the_secret_at_deploy_tim
         assert "JOB_ID_KEY" not in function_named(template, handler)[1]["Environment"]["Variables"]
 
 
+@pytest.mark.parametrize(("context", "scope"), [({}, "auto"), ({"caller_scope": "session"}, "session")])
+def test_the_caller_scope_is_the_apps_choice(context: dict[str, str], scope: str) -> None:
+    stack = build(App(context={"aws:cdk:bundling-stacks": [], **context}))
+    template = Template.from_stack(stack)
+    assert function_named(template, "entrypoints.api.handler")[1]["Environment"]["Variables"]["CALLER_SCOPE"] == scope
+
+
+def test_a_caller_scope_of_no_kind_is_refused_at_synth() -> None:
+    with pytest.raises(ValueError, match="caller_scope must be one of auto, role, session, not 'user'"):
+        build(App(context={"aws:cdk:bundling-stacks": [], "caller_scope": "user"}))
+
+
 def test_concurrency_is_held_for_the_worker_and_the_reconciler(template: Template) -> None:
     worker = function_named(template, "entrypoints.worker.handler")[1]
     reconciler = function_named(template, "entrypoints.reconciler.handler")[1]
@@ -286,7 +354,24 @@ def test_concurrency_is_held_for_the_worker_and_the_reconciler(template: Templat
     # The SQS source never runs more than is held: a backlog waits in the
     # queue instead of being throttled into receive counts.
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {"ScalingConfig": {"MaximumConcurrency": held}})
-    assert "ReservedConcurrentExecutions" not in function_named(template, "entrypoints.api.handler")[1]
+
+
+@pytest.mark.parametrize(
+    ("context", "held"), [({}, API_CONCURRENCY), ({"api_concurrency": "40"}, 40), ({"api_concurrency": "none"}, None)]
+)
+def test_the_apis_concurrency_is_bounded_unless_the_app_says_otherwise(
+    context: dict[str, str], held: int | None
+) -> None:
+    """A brownout holds every request for its whole budget: unbounded, the
+    stage's rate times API_TIMEOUT executions."""
+    template = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], **context})))
+    assert function_named(template, "entrypoints.api.handler")[1].get("ReservedConcurrentExecutions") == held
+    assert THROTTLE_RATE * API_TIMEOUT.to_seconds() > API_CONCURRENCY
+
+
+def test_an_api_concurrency_of_no_number_is_refused_at_synth() -> None:
+    with pytest.raises(ValueError, match="api_concurrency must be a whole number of at least 1, or none"):
+        build(App(context={"aws:cdk:bundling-stacks": [], "api_concurrency": "0"}))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import attrs
 import boto3
@@ -157,12 +157,13 @@ def container(aws: Aws, faults: FaultInjector) -> Container:
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def local_server(log: IO[str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`make run` as a user starts it: its own process, its own embedded
-    moto, on a free port; the process and its base URL."""
+    moto, on a free port; the process and its base URL. Its stderr goes to
+    ``log`` if given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "QUEUE_URL")}
     # The server's log, kept so that a failure can show what it was doing.
-    with tempfile.TemporaryFile("w+") as log:
+    with contextlib.nullcontext(log) if log is not None else tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "entrypoints.local_server", "--port", "0"],
             env=env,

@@ -15,6 +15,7 @@ from dependency_injector import providers
 from chaos.faults import AwsError, FaultInjector, Pass, Raise, connection_closed, read_timeout
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
+from tests.conftest import Records
 from tests.events import body_of, event, submit
 from tests.integration.conftest import Aws, settings_for
 
@@ -123,6 +124,24 @@ class TestSendFailures:
         assert status_of(aws, problem["job_id"]) == "PENDING"
         view = body_of(call(event("GET", f"/jobs/{problem['job_id']}")))
         assert view["last_error"]["kind"] == "permanent" and view["attempts"] == 1
+
+    def test_the_services_own_wording_stays_in_the_logs_and_the_client_reads_a_fixed_text(
+        self, call: Call, aws: Aws, faults: FaultInjector, log_of: Callable[[str], Records]
+    ) -> None:
+        log = log_of("jobs.enqueue")
+        wording = (
+            "User: arn:aws:sts::123456789012:assumed-role/JobIntake-ApiRole/fn is not authorized to perform: "
+            "sqs:sendmessage on resource: arn:aws:sqs:us-east-1:123456789012:jobs"
+        )
+        faults.add("SendMessage", AwsError(403, "AccessDenied", "AccessDenied", wording))
+
+        problem = body_of(call(submit()))
+        view = body_of(call(event("GET", f"/jobs/{problem['job_id']}")))
+
+        assert view["last_error"]["code"] == "AccessDenied"
+        assert view["last_error"]["message"] == "the queue (SQS) refused the request; the deployment needs a fix"
+        assert "123456789012" not in json.dumps(problem) + json.dumps(view)
+        assert wording in [fields.get("error") for _, _, fields in log.of("error")]
 
     @pytest.mark.parametrize(
         "fault", [THROTTLED, UNAVAILABLE, Raise(read_timeout)], ids=["throttled", "5xx", "timeout"]

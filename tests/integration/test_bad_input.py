@@ -8,6 +8,7 @@ import pytest
 from dependency_injector import providers
 
 from chaos.faults import FaultInjector
+from domain.nesting import MAX_NESTING
 from domain.submission import SQS_TEXT
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -16,6 +17,15 @@ from tests.fakes import strict_json
 from tests.integration.conftest import Aws, settings_for
 
 LONG_TYPE = "t" * 65
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """An object holding arrays, ``levels`` deep in all."""
+    inner: Any = []
+    for _ in range(levels - 2):
+        inner = [inner]
+    return {"x": inner}
+
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
     ("no content type", event("POST", "/jobs", '{"type":"a","payload":{}}', {}), 415),
@@ -47,6 +57,13 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
         event("POST", "/jobs", '{"type":"a","payload":' + "[" * 100_000 + "]" * 100_000 + "}", JSON),
         400,
     ),
+    # About 2 KB that parses, and then broke the request hash: a 500 that paged on-call.
+    (
+        "nested 975 deep",
+        event("POST", "/jobs", '{"type":"a","payload":{"x":' + "[" * 974 + "]" * 974 + "}}", JSON),
+        400,
+    ),
+    ("nested one past the limit", submit(payload=nested(MAX_NESTING + 1)), 400),
     ("unknown path", event("POST", "/things", "{}", JSON), 404),
     ("GET on the collection", event("GET", "/jobs"), 405),
     ("DELETE on a job", event("DELETE", "/jobs/abc"), 405),
@@ -123,3 +140,16 @@ def test_an_id_longer_than_any_job_id_is_a_404_without_reading_the_store(
 
     assert response["statusCode"] == 404 and body_of(response)["type"] == "/problems/job-not-found"
     assert faults.calls == {}
+
+
+def test_a_payload_nested_to_the_limit_is_accepted_and_one_level_more_is_refused_saying_so(
+    container: Container,
+) -> None:
+    api = container.jobs_api()
+
+    at_limit = api(submit(payload=nested(MAX_NESTING)), LocalContext(30_000))
+    past = api(submit(payload=nested(MAX_NESTING + 1)), LocalContext(30_000))
+
+    assert at_limit["statusCode"] == 202
+    assert (past["statusCode"], body_of(past)["type"]) == (400, "/problems/invalid-job")
+    assert body_of(past)["detail"] == f"payload must nest objects and arrays at most {MAX_NESTING} levels deep"

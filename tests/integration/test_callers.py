@@ -15,6 +15,7 @@ from dependency_injector import providers
 
 from chaos.faults import AwsError, FaultInjector
 from domain.failures import FailureKind
+from entrypoints.api_gateway import CallerScope, local_authorizer
 from entrypoints.containers import Container
 from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
@@ -37,6 +38,7 @@ class Service:
     api: Callable[[dict[str, Any], LocalContext], dict[str, Any]]
     clock: FakeClock
     fail_sends: Callable[[int], None]
+    jobs_written: Callable[[], int]
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         return self.api(request, LocalContext(30_000))
@@ -50,7 +52,12 @@ def service(request: pytest.FixtureRequest) -> Service:
         api = JobsApi(
             enqueue_job=fakes.enqueue(), jobs=fakes.jobs, clock=clock, max_body_bytes=65536, metrics=fakes.metrics
         )
-        return Service(api, clock, lambda n: fakes.queue.fail(*[send_failure(FailureKind.THROTTLED)] * n))
+        return Service(
+            api,
+            clock,
+            lambda n: fakes.queue.fail(*[send_failure(FailureKind.THROTTLED)] * n),
+            lambda: fakes.jobs.calls["create"] + fakes.jobs.calls["save"],
+        )
     aws: Aws = request.getfixturevalue("aws")
     faults: FaultInjector = request.getfixturevalue("faults")
     container = Container()
@@ -58,7 +65,13 @@ def service(request: pytest.FixtureRequest) -> Service:
     container.ports.clock.override(providers.Object(clock))
     container.ports.sleeper.override(providers.Object(clock))
     faults.attach(container.ports.sqs_client())
-    return Service(container.jobs_api(), clock, lambda n: faults.add("SendMessage", *[THROTTLED] * n))
+    faults.attach(container.ports.dynamodb_client())
+    return Service(
+        container.jobs_api(),
+        clock,
+        lambda n: faults.add("SendMessage", *[THROTTLED] * n),
+        lambda: faults.calls.get("PutItem", 0),
+    )
 
 
 def read(service: Service, job_id: str, caller: str | None) -> dict[str, Any]:
@@ -124,18 +137,33 @@ def test_a_replay_is_per_caller_and_a_role_is_one_caller_across_sessions(service
 def test_the_local_caller_header_is_not_trusted_by_the_handler(service: Service) -> None:
     """The header names a caller only to `make run`'s server, which turns it
     into an authorizer principal; in an event it is an ordinary header."""
-    as_alice = {"authorizer": {"principalId": "alice"}}
-    mine = submit()
+    as_alice = local_authorizer("alice")
+    mine = submit(caller=None)
     mine["requestContext"].update(as_alice)
     job_id = body_of(service(mine))["job_id"]
     spoofed = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": "alice"}, caller=BOB)
-    unsigned = event("GET", f"/jobs/{job_id}", headers={"X-Local-Caller": "alice"})
-    vouched = event("GET", f"/jobs/{job_id}")
+    vouched = event("GET", f"/jobs/{job_id}", caller=None)
     vouched["requestContext"].update(as_alice)
 
     assert service(vouched)["statusCode"] == 200
     assert service(spoofed)["statusCode"] == 404
-    assert service(unsigned)["statusCode"] == 404
+    # A job submitted with the header is the signer's, whatever it names.
+    bobs = body_of(service(submit(headers={"X-Local-Caller": "alice"}, caller=BOB)))["job_id"]
+    assert service(event("GET", f"/jobs/{bobs}", caller=BOB))["statusCode"] == 200
+    assert service(event("GET", f"/jobs/{bobs}", headers={"X-Local-Caller": "bob"}, caller=None))["statusCode"] == 403
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_request_nothing_authenticated_is_refused_and_writes_nothing(service: Service, method: str) -> None:
+    """Behind the stack's API it cannot happen (every method requires IAM
+    authorization); a misconfigured method must not pool anonymous callers."""
+    request = submit(caller=None) if method == "POST" else event("GET", "/jobs/some-job", caller=None)
+
+    answer = service(request)
+
+    assert answer["statusCode"] == 403
+    assert body_of(answer)["type"] == "/problems/no-caller"
+    assert service.jobs_written() == 0
 
 
 def test_an_authorizer_that_names_no_one_is_refused_not_made_a_shared_caller(service: Service) -> None:
@@ -172,3 +200,15 @@ def test_a_job_in_flight_never_expires(service: Service) -> None:
     assert body_of(read(service, job_id, ALICE))["status"] == "QUEUED"
     assert service(keyed("long", ALICE))["statusCode"] == 202
     assert body_of(service(keyed("long", ALICE)))["job_id"] == job_id
+
+
+def test_with_caller_scope_session_each_session_of_a_role_is_a_caller(aws: Aws) -> None:
+    container = Container()
+    container.settings.override(providers.Object(settings_for(aws, caller_scope=CallerScope.SESSION)))
+    api = container.jobs_api()
+    job_id = body_of(api(keyed("k", ALICE), LocalContext(30_000)))["job_id"]
+    other_session = event("GET", f"/jobs/{job_id}", caller=ALICE)
+    other_session["requestContext"]["identity"]["userArn"] += "-other"
+
+    assert api(event("GET", f"/jobs/{job_id}", caller=ALICE), LocalContext(30_000))["statusCode"] == 200
+    assert api(other_session, LocalContext(30_000))["statusCode"] == 404

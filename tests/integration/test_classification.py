@@ -8,6 +8,9 @@ from collections.abc import Callable
 import attrs
 import pytest
 
+from adapters.dynamodb_repository import STORE_ERRORS
+from adapters.eventbridge_bus import EVENT_ERRORS
+from adapters.sqs_publisher import SEND_ERRORS
 from chaos.faults import (
     AwsError,
     Fault,
@@ -17,9 +20,6 @@ from chaos.faults import (
     never_connected,
     read_timeout,
 )
-from adapters.dynamodb_repository import STORE_ERRORS
-from adapters.eventbridge_bus import EVENT_ERRORS
-from adapters.sqs_publisher import SEND_ERRORS
 from domain.failures import FailureKind
 from domain.job import Job
 from entrypoints.containers import Container

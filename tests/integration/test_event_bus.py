@@ -14,7 +14,7 @@ import pytest
 from adapters.eventbridge_bus import EventBridgeBus
 from adapters.sqs_publisher import sqs_config
 from chaos.faults import AwsError, FaultInjector, Raise, aws_response, never_connected, read_timeout
-from domain.failures import FailureKind, LastError
+from domain.failures import FailureKind, LastError, Service
 from ports.events import SOURCE, CompletionEvent, EventPutFailed
 from tests.fakes import EPOCH
 
@@ -76,6 +76,19 @@ def test_a_failed_jobs_event_carries_its_error(subscribed: tuple[EventBridgeBus,
     assert event["detail-type"] == "Job Failed"
     assert event["detail"]["error"] == {"code": "Doomed", "kind": "processing", "message": "no"}
     assert "result" not in event["detail"]
+
+
+def test_an_outside_services_wording_never_reaches_the_event(subscribed: tuple[EventBridgeBus, Any, str]) -> None:
+    bus, sqs, queue_url = subscribed
+    wording = "User: arn:aws:sts::123456789012:assumed-role/worker/fn is not authorized to perform: dynamodb:PutItem"
+    error = LastError("AccessDeniedException", FailureKind.PERMANENT, wording, EPOCH, Service.STORE)
+
+    bus.put(CompletionEvent("job-3", "o", "t", "FAILED", "c", EPOCH, 1, error=error))
+
+    [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(message["Body"])["detail"]["error"]["message"] == (
+        "the job store (DynamoDB) refused the request; the deployment needs a fix"
+    )
 
 
 @pytest.mark.parametrize(

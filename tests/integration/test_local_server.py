@@ -8,12 +8,14 @@ import http.client
 import json
 import signal
 import socket
+import struct
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -246,3 +248,56 @@ def test_a_percent_encoded_job_id_reaches_the_handler_decoded(server: tuple[subp
 
     with urllib.request.urlopen(f"{base}/jobs/{encoded}", timeout=10) as answer:
         assert answer.status == 200 and json.load(answer)["job_id"] == job_id
+
+
+@pytest.fixture
+def logged() -> Iterator[tuple[str, IO[str]]]:
+    """The server, and its stderr as it wrote it."""
+    with tempfile.TemporaryFile("w+") as log, local_server(log) as (_, base):
+        yield base, log
+
+
+def written(log: IO[str]) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
+def test_a_body_shorter_than_its_content_length_is_refused_not_accepted(logged: tuple[str, IO[str]]) -> None:
+    base, _ = logged
+    host, port = base.removeprefix("http://").split(":")
+    head = b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head % (len(JOB) + 10) + JOB)  # a whole job, and a promise of more
+        connection.shutdown(socket.SHUT_WR)
+        answer = http.client.HTTPResponse(connection, method="POST")
+        answer.begin()
+        body = json.loads(answer.read())
+
+    assert (answer.status, body["type"]) == (400, "/problems/bad-content-length")
+    assert body["detail"] == f"the body ended after {len(JOB)} of {len(JOB) + 10} bytes"
+
+
+def test_control_characters_reach_the_access_log_escaped(logged: tuple[str, IO[str]]) -> None:
+    base, log = logged
+
+    raw(base, b"GET /jobs/\x1b[2J\x07 HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    text = written(log)
+    assert "/jobs/\\x1b[2J\\x07" in text and "\x1b" not in text and "\x07" not in text
+
+
+def test_a_client_that_hangs_up_mid_request_leaves_a_line_not_a_traceback(logged: tuple[str, IO[str]]) -> None:
+    base, log = logged
+    host, port = base.removeprefix("http://").split(":")
+    head = b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    connection.sendall(head + b'{"type"')
+    # A reset, not a close: the server is waiting for the rest of the body.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+    # The next request is answered: the server is still serving.
+    assert raw(base, b"GET /jobs/x HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 404
+    text = written(log)
+    assert "hung up before its answer" in text and "Traceback" not in text

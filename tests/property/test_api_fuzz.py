@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 from domain.retry import RetryPolicy
 from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
+from tests.events import iam_identity
 from tests.fakes import FakeJobPublisher, FakeJobRepository, FakeMetrics, OnFakes
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "600"))
 MAX_BODY = 2048
-STATUSES = {200, 202, 400, 404, 405, 409, 413, 415, 422, 500, 503}
+STATUSES = {200, 202, 400, 403, 404, 405, 409, 413, 415, 422, 500, 503}
 
 texts = st.text(max_size=40) | st.sampled_from(["", " ", "\x00", "\ud800", "é" * 300, "a" * 5000])
 json_values = st.recursive(
@@ -67,7 +68,11 @@ def events(draw: st.DrawFn) -> Any:
         "httpMethod": draw(st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH", "", "post"])),
         "path": draw(st.sampled_from(["/jobs", "/jobs/", "/jobs/abc", "/jobs/a/b", "/", ""]) | texts),
         "headers": draw(st.none() | st.dictionaries(header_names, header_values, max_size=5)),
-        "requestContext": draw(st.none() | st.fixed_dictionaries({"requestId": texts})),
+        "requestContext": draw(
+            st.none()
+            | st.fixed_dictionaries({"requestId": texts})
+            | st.fixed_dictionaries({"requestId": texts, "identity": st.just(iam_identity("fuzz-app"))})
+        ),
         "body": body,
         "isBase64Encoded": encoded,
     }
@@ -87,7 +92,7 @@ def near_valid_submissions(draw: st.DrawFn) -> Any:
         "httpMethod": "POST",
         "path": "/jobs",
         "headers": headers,
-        "requestContext": {"requestId": "r"},
+        "requestContext": {"requestId": "r", "identity": iam_identity("fuzz-app")},
         "body": json.dumps({"type": job_type, "payload": payload}, ensure_ascii=draw(st.booleans())),
         "isBase64Encoded": False,
     }

@@ -212,9 +212,9 @@ def test_a_job_gone_meanwhile_is_put_and_logged_as_moved_on(log_of: Callable[[st
 
     assert announcing() is True
 
-    assert [message for _, message, _ in log.of()] == [
-        "completion event put; the job had moved on",
-        "completion event put",
+    assert log.of(*ABOUT) == [
+        ("INFO", "completion event put; the job had moved on", ABOUT),
+        ("INFO", "completion event put", ABOUT),
     ]
 
 

@@ -10,6 +10,7 @@ from domain.enqueue import EnqueueSettings
 from domain.reconcile import ReconcileSettings
 from domain.retry import RetryPolicy
 from domain.work import WorkSettings
+from entrypoints.api_gateway import CallerScope
 from entrypoints.config import ConfigurationError, Settings, load_handlers
 from entrypoints.containers import Container
 
@@ -55,6 +56,7 @@ def test_every_variable_is_read() -> None:
         "JOB_HANDLERS": "examples.handlers:registry",
         "REJECT_UNKNOWN_TYPES": "true",
         "EVENT_BUS_NAME": "jobs-bus",
+        "CALLER_SCOPE": "Session",
     }
     settings = Settings.from_env(env)
     assert settings == Settings(
@@ -81,6 +83,7 @@ def test_every_variable_is_read() -> None:
         job_handlers="examples.handlers:registry",
         reject_unknown_types=True,
         event_bus_name="jobs-bus",
+        caller_scope=CallerScope.SESSION,
     )
     assert settings.retry_after_s == 3
 
@@ -120,6 +123,7 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("MAX_RESULT_BYTES", "131073"),
         ("REJECT_UNKNOWN_TYPES", "yes"),
         ("REJECT_UNKNOWN_TYPES", "true"),  # without JOB_HANDLERS
+        ("CALLER_SCOPE", "user"),
     ],
 )
 def test_a_malformed_value_is_named(name: str, value: str) -> None:

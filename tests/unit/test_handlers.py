@@ -14,6 +14,7 @@ import pytest
 
 from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus, Watch
+from domain.nesting import MAX_NESTING
 from domain.work import IncomingMessage, RetryLater, WorkResult
 from ports.handlers import HandlerRegistry, JobContext, PermanentJobError, RetryableJobError
 from tests.conftest import Records
@@ -281,15 +282,34 @@ def test_a_result_that_is_not_json_fails_the_job(result: Any) -> None:
     assert error is not None and error.code == "ResultNotJson"
 
 
-def test_a_result_nested_past_the_recursion_limit_fails_the_job_not_the_batch() -> None:
+@pytest.mark.parametrize("levels", [MAX_NESTING + 1, 5000])
+def test_a_result_nested_past_the_limit_fails_the_job_not_the_batch(levels: int) -> None:
+    """Past the recursion limit json.dumps fails; below it GET and the
+    event would fail later, decoding and encoding it again deeper."""
     deep: Any = []
-    for _ in range(5000):
+    for _ in range(levels - 1):
         deep = [deep]
     deployment = Deployment(registry_of(deep=lambda payload, context: deep))
     deployment.queued("deep")
 
     assert deployment.deliver() is WorkResult.PROCESSED
-    assert deployment.job.last_error is not None and deployment.job.last_error.code == "ResultNotJson"
+    error = deployment.job.last_error
+    assert error is not None and (error.code, error.message) == (
+        "ResultTooDeep",
+        f"the result nests objects and arrays deeper than {MAX_NESTING} levels",
+    )
+
+
+def test_a_result_nested_to_the_limit_is_stored() -> None:
+    deep: Any = []
+    for _ in range(MAX_NESTING - 1):
+        deep = [deep]
+    deployment = Deployment(registry_of(deep=lambda payload, context: deep))
+    deployment.queued("deep")
+
+    deployment.deliver()
+
+    assert deployment.job.status is JobStatus.SUCCEEDED
 
 
 def test_time_left_never_goes_negative() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.runtime import UuidIds
-from entrypoints.api_gateway import LOCAL_CALLER, caller_of
+from entrypoints.api_gateway import CallerScope, caller_of
 
 ROLE = "arn:aws:sts::123456789012:assumed-role/orders-api"
 ROLE_SESSION = f"{ROLE}/i-0abc"
@@ -21,11 +21,11 @@ SECRET = "s" * 32
         ({"identity": {"userArn": ROLE_SESSION}}, ROLE),
         ({"identity": {"userArn": "arn:aws:iam::123456789012:user/ci"}}, "arn:aws:iam::123456789012:user/ci"),
         ({"identity": {"userArn": "arn:aws:iam::123456789012:root"}}, "arn:aws:iam::123456789012:root"),
-        ({"identity": {"userArn": None, "sourceIp": "192.0.2.1"}}, LOCAL_CALLER),
-        ({}, LOCAL_CALLER),
+        ({"identity": {"userArn": None, "sourceIp": "192.0.2.1"}}, None),
+        ({}, None),
         ({"authorizer": {"principalId": "user|42"}, "identity": {"userArn": ROLE_SESSION}}, "authorizer:user|42"),
         ({"authorizer": {"claims": {"sub": "7d8f-11", "iss": "https://cognito"}}}, "cognito:7d8f-11"),
-        ({"authorizer": None, "identity": None}, LOCAL_CALLER),
+        ({"authorizer": None, "identity": None}, None),
         # As API Gateway fills it for an IAM-authorized method (Powertools' sample event).
         ({"authorizer": {"claims": None, "scopes": None}, "identity": {"userArn": ROLE_SESSION}}, ROLE),
         (
@@ -72,3 +72,39 @@ def test_a_keyed_id_cannot_be_computed_without_the_deployments_secret() -> None:
     assert UuidIds("t" * 32).job_id_for_key("alice", "order-1") != mine
     assert mine not in {str(uuid.uuid5(uuid.NAMESPACE_URL, "order-1")), str(uuid.uuid5(uuid.NAMESPACE_DNS, "order-1"))}
     assert uuid.UUID(mine).version == 8 and uuid.UUID(mine).variant == uuid.RFC_4122
+
+
+SSO_ROLE = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0a1b2c3d4e5f6789"
+
+
+def identity_center(user: str) -> dict[str, Any]:
+    """``requestContext.identity`` of a request signed with IAM Identity
+    Center credentials: the permission set's role, the user's name as the session."""
+    return {
+        "identity": {
+            "accountId": "123456789012",
+            "caller": f"AROAEXAMPLESSO:{user}",
+            "user": f"AROAEXAMPLESSO:{user}",
+            "userArn": f"{SSO_ROLE}/{user}",
+            "accessKey": "ASIAEXAMPLE",
+            "sourceIp": "192.0.2.1",
+            "cognitoIdentityId": None,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("scope", "alice", "service"),
+    [
+        (CallerScope.AUTO, f"{SSO_ROLE}/alice@example.com", ROLE),
+        (CallerScope.ROLE, SSO_ROLE, ROLE),
+        (CallerScope.SESSION, f"{SSO_ROLE}/alice@example.com", ROLE_SESSION),
+    ],
+)
+def test_the_sessions_of_a_role_are_callers_as_the_scope_says(scope: CallerScope, alice: str, service: str) -> None:
+    """By default the people of an Identity Center permission set are each
+    a caller, and the sessions of a service's role are one."""
+    assert caller_of(identity_center("alice@example.com"), scope) == alice
+    assert caller_of({"identity": {"userArn": ROLE_SESSION}}, scope) == service
+    bob = caller_of(identity_center("bob@example.com"), scope)
+    assert (bob == alice) is (scope is CallerScope.ROLE)

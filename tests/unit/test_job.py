@@ -5,7 +5,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from domain.failures import FailureKind, LastError
+from domain.failures import FailureKind, LastError, Service
 from domain.job import Expected, IllegalTransition, Job, JobStatus, Retention, Watch
 from tests.fakes import EPOCH, submitted
 
@@ -181,3 +181,35 @@ def test_only_a_final_job_with_its_event_due_is_announced(announced_twice: bool)
         IllegalTransition, match=f"^job j: only a final job with an event due is announced, not {status}$"
     ):
         job.announced()
+
+
+WORDING = "User: arn:aws:sts::123456789012:assumed-role/api/fn is not authorized"
+
+
+@pytest.mark.parametrize("service", list(Service))
+@pytest.mark.parametrize("kind", list(FailureKind))
+def test_a_client_never_reads_an_outside_services_wording(service: Service, kind: FailureKind) -> None:
+    told = LastError("AccessDenied", kind, WORDING, EPOCH, service).told
+    assert "arn:" not in told and told.startswith("the ")
+
+
+@pytest.mark.parametrize(
+    ("service", "kind", "told"),
+    [
+        (Service.QUEUE, FailureKind.THROTTLED, "the queue (SQS) refused the request for load"),
+        (
+            Service.STORE,
+            FailureKind.AMBIGUOUS,
+            "the job store (DynamoDB) did not say whether it carried the request out",
+        ),
+        (Service.EVENTS, FailureKind.NOT_SENT, "the event bus (EventBridge) could not be reached"),
+        (Service.QUEUE, FailureKind.CLIENT_CONTENT, "the queue (SQS) refused the job's content"),
+        (Service.STORE, FailureKind.DEADLINE, "the job store (DynamoDB) failed"),
+    ],
+)
+def test_an_outside_failure_is_told_by_its_service_and_kind(service: Service, kind: FailureKind, told: str) -> None:
+    assert LastError("Code", kind, WORDING, EPOCH, service).told == told
+
+
+def test_the_services_own_verdicts_are_told_as_written() -> None:
+    assert LastError("Doomed", FailureKind.PROCESSING, "width must be positive", EPOCH).told == "width must be positive"

@@ -266,7 +266,10 @@ def test_a_store_that_cannot_answer_asks_for_the_message_again(worker: Worker) -
         ("[]", "TypeError"),
         ('{"job_id": "j"}', "KeyError"),
         ('{"job_id": 1, "enqueue_id": "e", "payload": {}, "correlation_id": "c"}', "ids must be strings"),
+        # Not one this service sent (its payloads are shallow): one record, not the batch.
+        ('{"job_id": "j", "payload": ' + "[" * 100_000 + "]" * 100_000 + "}", "RecursionError"),
     ],
+    ids=["empty", "not json", "array", "missing fields", "numeric id", "nested past the recursion limit"],
 )
 def test_a_body_that_is_not_a_job_message_is_refused_saying_why(body: str, why: str) -> None:
     with pytest.raises(MalformedMessage) as caught:
