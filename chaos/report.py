@@ -34,30 +34,64 @@ def answers(requests: list[Request], job_id_for_key: Callable[[str], str]) -> li
     return found
 
 
-def draw_chart(requests: list[Request], path: Path) -> None:
+LABELS = {0: "crashed"}
+# What the system did to keep its answers true, as the metrics count it.
+RECOVERY = {
+    "SendRetries": "send retries",
+    "Rollbacks": "rollbacks",
+    "RollbackFailures": "rollbacks that failed",
+    "JobRetries": "handler retries",
+    "CompletionEventsRepaired": "events put again",
+}
+
+
+def label(status: int) -> str:
+    return LABELS.get(status, str(status))
+
+
+def shares_by_fault(requests: list[Request]) -> dict[str, dict[str, float]]:
+    """For each fault a request met ("none" for none), the share of those
+    requests that got each answer: raw counts would mostly show how often
+    each fault was drawn."""
+    counts: dict[str, Counter[str]] = {}
+    for request in requests:
+        for kind in set(request.faults) or {"none"}:
+            counts.setdefault(kind, Counter())[label(request.status)] += 1
+    return {
+        kind: {answer: n / sum(answered.values()) for answer, n in sorted(answered.items())}
+        for kind, answered in sorted(counts.items())
+    }
+
+
+def recovery(metrics: dict[str, int], reconciler_settled: int) -> dict[str, int]:
+    """The recovery work of the run, by what a reader calls it."""
+    return {
+        **{RECOVERY[name]: metrics.get(name, 0) for name in RECOVERY},
+        "settled by the reconciler": reconciler_settled,
+    }
+
+
+def draw_chart(requests: list[Request], work: dict[str, int], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    label = {0: "crashed", 202: "202", 409: "409", 422: "422", 500: "500", 503: "503"}
-    outcomes = sorted({label.get(r.status, str(r.status)) for r in requests})
-    kinds = ["none", *sorted({f for r in requests for f in r.faults})]
-    counts = {k: Counter[str]() for k in kinds}
-    for request in requests:
-        for kind in set(request.faults) or {"none"}:
-            counts[kind][label.get(request.status, str(request.status))] += 1
-    figure, (bars, spread) = plt.subplots(1, 2, figsize=(15, 6))
-    bottom = [0] * len(kinds)
+    shares = shares_by_fault(requests)
+    met = Counter(kind for r in requests for kind in set(r.faults) or {"none"})
+    outcomes = sorted({label(r.status) for r in requests})
+    kinds = sorted(shares, key=lambda kind: (kind != "none", kind))
+    figure, (bars, spread, repairs) = plt.subplots(1, 3, figsize=(21, 6))
+    bottom = [0.0] * len(kinds)
     for outcome in outcomes:
-        heights = [counts[k][outcome] for k in kinds]
-        bars.bar(kinds, heights, bottom=bottom, label=outcome)
+        heights = [100 * shares[k].get(outcome, 0.0) for k in kinds]
+        bars.bar([f"{k}\n(n={met[k]})" for k in kinds], heights, bottom=bottom, label=outcome)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     bars.set_title("Answers by fault met during the request")
-    bars.set_ylabel("requests")
+    bars.set_ylabel("% of the requests that met it")
     bars.tick_params(axis="x", rotation=35)
-    bars.legend(title="answer")
-    groups = [[r.latency_ms for r in requests if label.get(r.status, str(r.status)) == o] for o in outcomes]
+    bars.legend(title="answer", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    groups = [[r.latency_ms for r in requests if label(r.status) == o] for o in outcomes]
     spread.boxplot(groups, orientation="horizontal", showfliers=False)
     jitter = random.Random(0)
     for row, latencies in enumerate(groups, start=1):
@@ -66,6 +100,10 @@ def draw_chart(requests: list[Request], path: Path) -> None:
     spread.set_xscale("log")
     spread.set_title("Time to answer, by answer")
     spread.set_xlabel("milliseconds (log scale)")
+    repairs.barh(list(work), list(work.values()))
+    repairs.invert_yaxis()
+    repairs.set_title("Recovery work: retries, rollbacks, the reconciler")
+    repairs.set_xlabel("count over the run")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -73,7 +111,12 @@ def draw_chart(requests: list[Request], path: Path) -> None:
 
 def print_report(figures: dict[str, Any], out: Path) -> None:
     print(f"\nchaos run: {figures['submissions']} submissions, seed {figures['seed']}")
-    sections = [("answers", "answers by status (0: crashed)"), ("faults", "faults injected"), ("metrics", "metrics")]
+    sections = [
+        ("answers", "answers by status (0: crashed)"),
+        ("faults", "faults injected"),
+        ("recovery", "recovery work"),
+        ("metrics", "metrics"),
+    ]
     for key, title in sections:
         print(f"\n{title}:")
         for name, value in figures[key].items():

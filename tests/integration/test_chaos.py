@@ -20,7 +20,7 @@ def run(out: Path, seed: int) -> dict[str, Any]:
 def test_the_default_mix_keeps_every_invariant_and_draws_the_chart(tmp_path: Path) -> None:
     report = run(tmp_path, seed=11)
 
-    assert set(report["invariants"].values()) == {"holds"}
+    assert report["invariants"] == {**{f"I{n}": "holds" for n in range(1, 8)}, "I8": "not checked"}
     assert sum(report["faults"].values()) > 0  # the run did meet faults
     assert (tmp_path / "chaos.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -35,5 +35,17 @@ def test_producers_and_workers_at_once_lose_no_job(tmp_path: Path) -> None:
     assert main([*arguments, "--submissions", "90", "--seed", "3", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
 
-    assert set(report["invariants"].values()) == {"holds"}
+    assert set(report["invariants"].values()) == {"holds", "not checked"}
     assert report["answers"].get("202", 0) > 0 and report["left_processing"] == 0
+
+
+def test_the_report_gives_each_faults_answers_as_shares_and_the_recovery_work(tmp_path: Path) -> None:
+    report = run(tmp_path, seed=11)
+
+    shares = report["answer_shares_by_fault"]
+    assert "none" in shares and len(shares) > 1
+    for answered in shares.values():
+        assert abs(sum(answered.values()) - 1) < 1e-9
+    recovered = report["recovery"]
+    assert recovered["send retries"] == report["metrics"].get("SendRetries", 0) > 0
+    assert recovered["settled by the reconciler"] == report["reconciler_settled"]
