@@ -218,9 +218,11 @@ class Job:
         """Claimed by a worker, or an expired claim taken over. ``sent_at``
         stays: the message's retention counts from its send, whatever
         happens to the job. A claim that beats the producer's confirmation
-        dates it from the claim (the message existed then), so that a retry
-        puts the job back under the delivery watch with a time to count
-        from."""
+        dates it from the producer's lease, or the claim if later: the
+        producer sends nothing after its lease ends (a duplicate of an
+        ambiguous send may still be sent after this claim), so no message of
+        the episode is younger, and a retry puts the job back under the
+        delivery watch with a time to count from."""
         return self._to(
             JobStatus.PROCESSING,
             at,
@@ -229,7 +231,7 @@ class Job:
             claims=self.claims + 1,
             unconfirmed_since=None,
             lease_until=None,
-            sent_at=self.sent_at or at,
+            sent_at=self.sent_at or max(at, self.lease_until or at),
         )
 
     def retrying(self, *, error: LastError, at: datetime) -> Job:

@@ -13,17 +13,17 @@ from typing import Any
 
 # Objects and arrays, the outermost one counting as the first level.
 MAX_NESTING = 32
+# What json.dumps writes as an object or an array (a tuple as an array).
+_CONTAINERS = (dict, list, tuple)
 
 
 def nested_deeper_than(value: Any, limit: int = MAX_NESTING) -> bool:
     """Whether ``value`` holds objects or arrays more than ``limit`` deep."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, _CONTAINERS) else []
     while pending:
         node, depth = pending.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
         if depth > limit:
             return True
-        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return False

@@ -257,7 +257,11 @@ class ProcessJobMessage:
             code = exc.code if isinstance(exc, JobError) else type(exc).__name__
             log.exception("handler failed", extra=_fields(job, code=code, retryable=retryable))
             self._metrics.count("StepFailures", job_type=job.job_type)
-            error = self._error(code, str(exc)[:500])
+            # A JobError's message is the handler's word to the job's owner.
+            # Any other exception's can be anything (an AWS error names the
+            # worker's role and account): it stays in the log line above.
+            told = str(exc)[:500] if isinstance(exc, JobError) else f"the handler raised {code}; see the worker's log"
+            error = self._error(code, told)
             if retryable and job.claims < self._settings.max_attempts:
                 return job.retrying(error=error, at=self._clock.now())
             return job.failed(error=error, at=self._clock.now())

@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if worker is not None:
             worker.stop()
-            worker.join(timeout=5)
+            if worker.is_alive():  # a signal may come before it started
+                worker.join(timeout=5)
         server.server_close()
         if moto is not None:
             moto.stop()

@@ -111,7 +111,10 @@ def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
 
 # What API Gateway itself may answer any request (infra/gateway_responses.py).
 _GATEWAY = {
-    "403": _problem("Not signed (SigV4), not allowed, or no such resource (API Gateway)."),
+    "403": _problem(
+        "Not signed (SigV4), not allowed, or no such resource (API Gateway); or nothing authenticated "
+        "the request (no-caller, from the service)."
+    ),
     "429": _problem("Throttled by API Gateway.", retry_after=True),
     "502": _problem("The function failed before answering (API Gateway); repeat with the same key."),
     "504": _problem("The function did not answer in time (API Gateway); repeat with the same key.", retry_after=True),

@@ -164,12 +164,19 @@ def test_each_failed_put_is_logged_and_a_put_given_up_is_reported_not_done(log_o
 
     assert announcing() is False
 
-    fields = (*ABOUT, "attempt", "code", "kind", "decision", "reason")
+    fields = (*ABOUT, "attempt", "code", "kind", "error", "decision", "reason")
     assert log.of(*fields) == [
         (
             "WARNING",
             "event put failed",
-            {**ABOUT, "attempt": 1, "code": unavailable.code, "kind": unavailable.kind.value, "decision": "Retry"},
+            {
+                **ABOUT,
+                "attempt": 1,
+                "code": unavailable.code,
+                "kind": unavailable.kind.value,
+                "error": "injected",
+                "decision": "Retry",
+            },
         ),
         (
             "WARNING",
@@ -179,6 +186,7 @@ def test_each_failed_put_is_logged_and_a_put_given_up_is_reported_not_done(log_o
                 "attempt": 2,
                 "code": permanent.code,
                 "kind": permanent.kind.value,
+                "error": "injected",
                 "decision": "GiveUp",
                 "reason": "not retryable",
             },

@@ -361,7 +361,7 @@ def test_each_failed_send_attempt_is_logged_with_what_was_decided(
 
     world.submit()
 
-    fields = ("attempt", "code", "kind", "http_status", "sqs_request_id", "decision", "delay_ms", "reason")
+    fields = ("attempt", "code", "kind", "error", "http_status", "sqs_request_id", "decision", "delay_ms", "reason")
     failed = [entry for entry in log.of("job_id", "enqueue_id", *fields) if entry[1] == "send attempt failed"]
     ids = {"job_id": "job-0001", "enqueue_id": "enq-0001"}
     assert failed == [
@@ -373,6 +373,7 @@ def test_each_failed_send_attempt_is_logged_with_what_was_decided(
                 "attempt": 1,
                 "code": "RequestThrottled",
                 "kind": "throttled",
+                "error": "injected",
                 "http_status": 400,
                 "sqs_request_id": "req-injected",
                 "decision": "Retry",
@@ -387,6 +388,7 @@ def test_each_failed_send_attempt_is_logged_with_what_was_decided(
                 "attempt": 2,
                 "code": "AWS.SimpleQueueService.NonExistentQueue",
                 "kind": "permanent",
+                "error": "injected",
                 "http_status": 400,
                 "sqs_request_id": "req-injected",
                 "decision": "GiveUp",

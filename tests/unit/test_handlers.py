@@ -199,6 +199,22 @@ def test_a_job_claimed_before_its_confirmation_and_retried_is_watched_from_its_c
     assert (job.status, job.watch, job.watched_since) == (JobStatus.QUEUED, Watch.DELIVERY, now + timedelta(seconds=1))
 
 
+def test_a_claim_before_the_producers_last_send_dates_the_watch_from_the_producers_lease() -> None:
+    """An ambiguous send is repeated under the same episode: a duplicate
+    may be sent after the claim, up to the producer's lease, and lives its
+    whole retention from then."""
+    deployment = Deployment(registry_of(resize=lambda payload, context: _raise(RetryableJobError("down"))))
+    now = deployment.clock.now()
+    lease_until = now + timedelta(seconds=25)
+    unconfirmed = submitted("j", now).queued(enqueue_id="e1", correlation_id="c", at=now, lease_until=lease_until)
+    deployment.jobs.jobs["j"] = attrs.evolve(unconfirmed, job_type="resize")
+    deployment.clock.advance(1)
+
+    assert isinstance(deployment.deliver(), RetryLater)
+
+    assert deployment.job.watched_since == lease_until
+
+
 def _raise(error: Exception) -> None:
     raise error
 

@@ -32,3 +32,12 @@ def test_scalars_are_no_level_and_every_branch_is_looked_at() -> None:
 
 def test_data_far_past_the_interpreters_recursion_limit_is_measured_without_recursing() -> None:
     assert nested_deeper_than(levels(200_000), 32)
+
+
+def test_tuples_nest_as_the_arrays_json_writes_them_as() -> None:
+    deep: Any = ()
+    for _ in range(40):
+        deep = (deep,)
+    assert nested_deeper_than(deep, 32)
+    assert nested_deeper_than({"k": [(1, ([],))]}, 3)
+    assert not nested_deeper_than({"k": [(1, ([],))]}, 5)

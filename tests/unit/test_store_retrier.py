@@ -105,11 +105,18 @@ def test_each_failed_attempt_is_logged_with_what_was_decided(log_of: Callable[[s
         StoreFailed(FailureKind.AMBIGUOUS, "InternalServerError", "boom", http_status=500),
     )
 
-    assert log.of("attempt", "code", "kind", "http_status", "decision", "reason") == [
+    assert log.of("attempt", "code", "kind", "error", "http_status", "decision", "reason") == [
         (
             "WARNING",
             "store call failed",
-            {"attempt": 1, "code": "ThrottlingException", "kind": "throttled", "http_status": 400, "decision": "Retry"},
+            {
+                "attempt": 1,
+                "code": "ThrottlingException",
+                "kind": "throttled",
+                "error": "slow down",
+                "http_status": 400,
+                "decision": "Retry",
+            },
         ),
         (
             "WARNING",
@@ -118,6 +125,7 @@ def test_each_failed_attempt_is_logged_with_what_was_decided(log_of: Callable[[s
                 "attempt": 2,
                 "code": "InternalServerError",
                 "kind": "ambiguous",
+                "error": "boom",
                 "http_status": 500,
                 "decision": "GiveUp",
                 "reason": "attempts exhausted",

@@ -42,6 +42,14 @@ def test_the_largest_payload_accepted_is_the_largest_whose_message_fits(correlat
     )
 
 
+def _nested(levels: int) -> object:
+    """An array ``levels`` deep, inside the payload object (one level more)."""
+    inner: object = []
+    for _ in range(levels - 2):
+        inner = [inner]
+    return inner
+
+
 @pytest.mark.parametrize(
     ("fields", "detail"),
     [
@@ -49,6 +57,10 @@ def test_the_largest_payload_accepted_is_the_largest_whose_message_fits(correlat
         ({"payload": []}, "payload must be a JSON object"),
         ({"idempotency_key": ""}, "Idempotency-Key must be 1 to 255 printable ASCII characters"),
         ({"correlation_id": "é"}, "X-Correlation-Id must be 1 to 255 printable ASCII characters"),
+        (
+            {"payload": {"deep": _nested(33)}},
+            "payload must nest objects and arrays at most 32 levels deep",
+        ),
     ],
 )
 def test_each_refusal_tells_the_client_what_to_fix(fields: dict[str, object], detail: str) -> None:
@@ -63,3 +75,8 @@ def test_a_refusal_for_the_content_is_not_one_for_the_size() -> None:
         Submission(job_type="bad type", payload={}, correlation_id="c", caller="c")
     assert not refused.value.too_large and refused.value.detail.startswith("type must be")
     assert str(refused.value) == refused.value.detail
+
+
+def test_a_payload_nested_to_the_limit_is_accepted() -> None:
+    submission = Submission(job_type="t", payload={"deep": _nested(32)}, correlation_id="c", caller="c")
+    assert submission.payload_json.count("[") == 31

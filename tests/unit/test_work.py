@@ -11,6 +11,7 @@ from domain.budget import CLOCK_SKEW
 from domain.failures import FailureKind, LastError
 from domain.job import Job, JobStatus
 from domain.work import IncomingMessage, MalformedMessage, RetryLater, WorkResult
+from ports.handlers import PermanentJobError
 from ports.repository import StoreFailed
 from tests.conftest import Records
 from tests.fakes import JobStep, Meanwhile, OnFakes, store_failure, submitted
@@ -382,8 +383,8 @@ class TestTheStepExactly:
         assert worker.jobs.jobs["j"] == claimed.succeeded(at=start).announced()
         assert worker.metrics.counts["JobsProcessed"] == 1
 
-    def test_a_failing_step_leaves_the_job_failed_with_the_error_named_and_cut_short(self) -> None:
-        worker = Worker(RecordingStep(ValueError("x" * 600)), max_attempts=1)
+    def test_a_failing_step_leaves_the_job_failed_with_its_own_words_cut_short(self) -> None:
+        worker = Worker(RecordingStep(PermanentJobError("x" * 600, code="Refused")), max_attempts=1)
         worker.queued()
         start = worker.clock.now()
 
@@ -391,7 +392,23 @@ class TestTheStepExactly:
 
         failed = worker.jobs.jobs["j"]
         assert failed.status is JobStatus.FAILED and failed.updated_at == start
-        assert failed.last_error == LastError("ValueError", FailureKind.PROCESSING, "x" * 500, start)
+        assert failed.last_error == LastError("Refused", FailureKind.PROCESSING, "x" * 500, start)
+
+    def test_an_unexpected_exceptions_text_stays_in_the_log_and_the_job_names_its_class(
+        self, log_of: Callable[[str], Records]
+    ) -> None:
+        log = log_of("jobs.worker")
+        wording = "User: arn:aws:sts::123456789012:assumed-role/worker/fn is not authorized to perform: s3:PutObject"
+        worker = Worker(RecordingStep(PermissionError(wording)), max_attempts=1)
+        worker.queued()
+
+        worker.deliver()
+
+        error = worker.jobs.jobs["j"].last_error
+        assert error is not None and error.code == "PermissionError"
+        assert error.message == "the handler raised PermissionError; see the worker's log"
+        [failed] = [r for r in log.records if r.getMessage() == "handler failed"]
+        assert failed.exc_info is not None and str(failed.exc_info[1]) == wording
 
     def test_a_stale_message_is_counted_as_skipped(self, worker: Worker) -> None:
         worker.queued(enqueue_id="e2")
