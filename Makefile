@@ -38,13 +38,10 @@ test-long: $(STAMP)
 prove: $(STAMP)
 	$(PY) -m tests.simulation.prove
 
-## mutation: mutmut over domain/ with the unit, property and simulation suites; lists the survivors and prints the score
+## mutation: mutmut over domain/, adapters/ and entrypoints/ (AREAS=... for fewer), each in mutation/<area>; lists the survivors and prints the scores
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[mutation]'
-	CONSISTENCY_EXAMPLES=100 API_FUZZ_EXAMPLES=100 $(PY) -m mutmut run
-	$(PY) -m mutmut results
-	$(PY) -m mutmut export-cicd-stats
-	$(PY) -m tests.mutation_score
+	$(PY) -m tests.mutation_areas $(AREAS)
 
 ## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
 bench: $(STAMP)
@@ -74,4 +71,4 @@ stop-local: $(STAMP)
 	$(PY) -m infra.deploy_local --stop
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-* chaos-report mutants
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .hypothesis bench/.bundle-* chaos-report mutants mutation

@@ -39,6 +39,9 @@ def _answer(request: Any) -> AWSResponse:
             body = {"__type": "com.amazonaws.sqs#ServiceUnavailable", "message": "canned"}
             return AWSResponse(request.url, 503, headers, _Raw(json.dumps(body).encode()))
         body = {"MessageId": str(uuid.uuid4()), "MD5OfMessageBody": "0" * 32}
+    elif operation == "GetSecretValue":
+        arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:JobIdKey-canned"
+        body = {"ARN": arn, "Name": "JobIdKey", "SecretString": "k" * 48, "VersionId": str(uuid.uuid4())}
     else:
         body = {}
     return AWSResponse(request.url, 200, headers, _Raw(json.dumps(body).encode()))

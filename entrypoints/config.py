@@ -74,14 +74,16 @@ class Settings:
     job_retention_days: int = 30
     # The secret keyed job ids are made with (adapters.runtime.UuidIds).
     # Unset, ids stay per caller, but anyone who knows a caller's identity
-    # and key can compute one; the stack always sets it.
+    # and key can compute one. The stack sets JOB_ID_KEY_SECRET instead.
     job_id_key: str = attrs.field(default=UNSET_JOB_ID_KEY, repr=False)
+    # A Secrets Manager secret (ARN or name) holding the key, read once per
+    # cold start, so that the key is in no function's configuration.
+    job_id_key_secret: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if len(self.job_id_key) < MIN_JOB_ID_KEY:
-            raise ConfigurationError(f"JOB_ID_KEY must be at least {MIN_JOB_ID_KEY} characters (a random secret)")
-        if self.job_id_key.startswith("{{resolve:"):
-            raise ConfigurationError("JOB_ID_KEY is a dynamic reference CloudFormation did not resolve, not a secret")
+        checked_job_id_key(self.job_id_key, "JOB_ID_KEY")
+        if self.job_id_key_secret is not None and self.job_id_key != UNSET_JOB_ID_KEY:
+            raise ConfigurationError("set JOB_ID_KEY or JOB_ID_KEY_SECRET, not both: which key would make the ids?")
         if self.job_retention_days > MAX_RETENTION_DAYS:
             raise ConfigurationError(f"JOB_RETENTION_DAYS must be at most {MAX_RETENTION_DAYS}")
         if self.message_retention_seconds > SQS_MAX_RETENTION_S:
@@ -161,7 +163,7 @@ class Settings:
             tuning["log_level"] = level
         if "JOB_ID_KEY" in env:  # set but empty is a mistake, not "unset"
             tuning["job_id_key"] = env["JOB_ID_KEY"]
-        for name in ("JOB_HANDLERS", "EVENT_BUS_NAME"):
+        for name in ("JOB_HANDLERS", "EVENT_BUS_NAME", "JOB_ID_KEY_SECRET"):
             if env.get(name, "").strip():
                 tuning[name.lower()] = env[name].strip()
         scope = env.get("CALLER_SCOPE", "").strip().lower()
@@ -173,6 +175,15 @@ class Settings:
         if env.get("REJECT_UNKNOWN_TYPES", "").strip():
             tuning["reject_unknown_types"] = _flag(env, "REJECT_UNKNOWN_TYPES")
         return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
+
+
+def checked_job_id_key(key: str, source: str) -> str:
+    """The key, if it can be one; ``source`` names where it came from."""
+    if len(key) < MIN_JOB_ID_KEY:
+        raise ConfigurationError(f"{source} must be at least {MIN_JOB_ID_KEY} characters (a random secret)")
+    if key.startswith("{{resolve:"):
+        raise ConfigurationError(f"{source} is a dynamic reference CloudFormation did not resolve, not a secret")
+    return key
 
 
 # The numeric settings: parser and least value.

@@ -19,6 +19,7 @@ import os
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -29,6 +30,7 @@ from adapters.emf_metrics import EmfMetrics
 from adapters.eventbridge_bus import EventBridgeBus
 from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
+from adapters.secret_key import SECRETS_CONFIG, read_secret_string
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from adapters.sqs_visibility import SqsVisibility
 from domain.announce import Announcer, log_event_attempt
@@ -40,7 +42,7 @@ from domain.retry import Retrier, RetryPolicy
 from domain.store_retrier import StoreRetrier, log_store_attempt
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
-from entrypoints.config import Settings, load_handlers
+from entrypoints.config import Settings, checked_job_id_key, load_handlers
 from entrypoints.jobs_api import JobsApi
 from entrypoints.scheduled_reconciler import ScheduledReconciler
 from ports.events import EventPutFailed
@@ -75,6 +77,16 @@ def _store_policy(settings: Settings) -> RetryPolicy:
         max_delay_s=settings.store_max_delay_ms / 1000,
         attempt_timeout_s=settings.dynamodb_connect_timeout_s + settings.dynamodb_read_timeout_s,
     )
+
+
+def _job_id_key(settings: Settings, secrets: Callable[[], Any]) -> str:
+    """JOB_ID_KEY, or the secret JOB_ID_KEY_SECRET names: one call, made
+    when the API's use cases are first built, and kept for the
+    environment's life."""
+    if settings.job_id_key_secret is None:
+        return settings.job_id_key
+    key = read_secret_string(secrets(), settings.job_id_key_secret)
+    return checked_job_id_key(key, f"the secret {settings.job_id_key_secret} (JOB_ID_KEY_SECRET)")
 
 
 def _type_check(settings: Settings, handlers: Callable[[], Handlers]) -> Callable[[str], bool] | None:
@@ -112,9 +124,13 @@ class AwsPorts(containers.DeclarativeContainer):
         settings,
     )
 
+    secrets_client = providers.Singleton(
+        lambda session: session.client("secretsmanager", config=SECRETS_CONFIG), session
+    )
+
     clock = providers.Singleton(SystemClock)
     sleeper = providers.Singleton(SystemSleeper)
-    ids = providers.Singleton(UuidIds, secret=settings.provided.job_id_key)
+    ids = providers.Singleton(UuidIds, secret=providers.Singleton(_job_id_key, settings, secrets_client.provider))
     rng = providers.Singleton(random.Random)
     metrics = providers.Singleton(EmfMetrics, service="job-intake")
     jobs = providers.Singleton(

@@ -154,15 +154,13 @@ def start_embedded_aws() -> Any:
     boto3.client("dynamodb").create_table(**create_table_request("jobs"))
     queue_url = boto3.client("sqs").create_queue(QueueName="jobs")["QueueUrl"]
     boto3.client("events").create_event_bus(Name="jobs")
-    # A fresh secret per run: the embedded tables live only as long.
+    # A fresh key per run (the embedded tables live only as long), read from
+    # Secrets Manager as the deployed API reads its own.
+    key = boto3.client("secretsmanager").create_secret(Name="job-id-key", SecretString=secrets.token_urlsafe(32))
     os.environ.update(
-        {
-            "TABLE_NAME": "jobs",
-            "QUEUE_URL": queue_url,
-            "EVENT_BUS_NAME": "jobs",
-            "JOB_ID_KEY": secrets.token_urlsafe(32),
-        }
+        {"TABLE_NAME": "jobs", "QUEUE_URL": queue_url, "EVENT_BUS_NAME": "jobs", "JOB_ID_KEY_SECRET": key["ARN"]}
     )
+    os.environ.pop("JOB_ID_KEY", None)
     os.environ.setdefault("JOB_HANDLERS", "examples.handlers:registry")
     print(f"Embedded AWS (moto server) on http://{host}:{port}", flush=True)
     return moto

@@ -38,9 +38,9 @@ def acknowledge(service: JobService) -> None:
         Acknowledgment(
             id="AwsSolutions::AwsSolutions-SMG4",
             reason="The secret keys the job ids derived from Idempotency-Keys: rotating it would give every key "
-            "a new job id, so that a client retrying across the rotation would create a second job. It lives in "
-            "the secret and the API function's configuration only; a leak lets a caller compute job ids, which "
-            "still answer 404 to anyone but their owner.",
+            "a new job id, so that a client retrying across the rotation would create a second job. Only the API "
+            "function's role may read it, once per cold start; a leak lets a caller compute job ids, which still "
+            "answer 404 to anyone but their owner.",
         )
     )
     Validations.of(rest_api).acknowledge(

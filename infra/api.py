@@ -15,9 +15,7 @@ from constructs import Construct
 
 from entrypoints.openapi import JOB_REQUEST
 from infra.gateway_responses import add_gateway_problems
-
-THROTTLE_RATE = 100  # requests per second, steady
-THROTTLE_BURST = 200
+from infra.limits import THROTTLE_BURST, THROTTLE_RATE, ClientApp, ClientLimits
 
 
 @attrs.frozen
@@ -90,6 +88,7 @@ class JobsRestApi(Construct):
         removal_policy: RemovalPolicy,
         tracing: bool = False,
         invokers: Invokers | None = None,
+        client_apps: tuple[ClientApp, ...] = (),
     ) -> None:
         super().__init__(scope, id)
         invokers = invokers or Invokers()
@@ -106,7 +105,9 @@ class JobsRestApi(Construct):
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             # Every method: a caller signs with SigV4, and the job it makes is
             # its own (see entrypoints.api_gateway.caller_of).
-            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
+            default_method_options=apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.IAM, api_key_required=bool(client_apps)
+            ),
             policy=iam.PolicyDocument(statements=invokers.statements(Stack.of(self).account)),
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=removal_policy,
@@ -131,6 +132,7 @@ class JobsRestApi(Construct):
             ),
         )
         add_gateway_problems(self.rest_api)
+        self.client_limits = ClientLimits(self, "ClientLimits", rest_api=self.rest_api, apps=client_apps)
         # The request schema of the OpenAPI document, so that API Gateway
         # turns away the plainly wrong before a Lambda runs, so that API Gateway turns away
         # the plainly wrong before a Lambda runs; the handler stays the

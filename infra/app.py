@@ -17,6 +17,14 @@ Context (``-c name=value``) or environment chooses where it goes:
                   may call the API (instead of api_principals)
   api_concurrency the API function's reserved concurrency (default 100),
                   or none to leave it unbounded
+  job_id_key_secret  the complete ARN of an existing Secrets Manager secret
+                  holding the job-id key, for a stack moved from elsewhere
+                  (its keyed ids stay the same). Default: the stack makes one
+  client_apps     the client applications, comma-separated, each with its
+                  own API key and limits (a usage plan): name (20 rps,
+                  burst 40, 200,000 requests a day) or name=rate/burst/quota.
+                  Given, every request needs its application's key
+                  (x-api-key). Default: none, no key needed
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from cdk_nag import AwsSolutionsChecks
 from entrypoints.api_gateway import CallerScope
 from infra.api import Invokers
 from infra.functions import API_CONCURRENCY
+from infra.limits import parse_client_apps
 from infra.stack import JobIntakeStack
 from infra.target import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
 
@@ -52,6 +61,10 @@ def build(app: App) -> JobIntakeStack:
     concurrency = str(app.node.try_get_context("api_concurrency") or API_CONCURRENCY).strip().lower()
     if concurrency != "none" and not (concurrency.isdigit() and int(concurrency) >= 1):
         raise ValueError(f"api_concurrency must be a whole number of at least 1, or none, not {concurrency!r}")
+    client_apps = parse_client_apps(str(app.node.try_get_context("client_apps") or ""))
+    key_arn = str(app.node.try_get_context("job_id_key_secret") or "").strip()
+    if key_arn and not (key_arn.startswith("arn:") and ":secretsmanager:" in key_arn and ":secret:" in key_arn):
+        raise ValueError(f"job_id_key_secret must be a secret's complete ARN, not {key_arn!r}")
     stack = JobIntakeStack(
         app,
         STACK_NAME,
@@ -62,6 +75,8 @@ def build(app: App) -> JobIntakeStack:
         caller_scope=CallerScope(scope),
         invokers=Invokers(principals, organization),
         api_concurrency=None if concurrency == "none" else int(concurrency),
+        client_apps=client_apps,
+        job_id_key_arn=key_arn or None,
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

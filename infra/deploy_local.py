@@ -26,6 +26,7 @@ from infra.target import DEFAULT_ACCOUNT, DEFAULT_REGION, STACK_NAME
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 OUTPUTS = ROOT / "cdk.out" / "local-outputs.json"
+LOCAL_SECRET = f"{STACK_NAME}-job-id-key"
 # How long a fresh moto server may take to answer.
 MOTO_START_S = 10
 # The Node.js releases jsii (under the CDK) supports; older ones still run
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     env.pop("AWS_PROFILE", None)
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = str(check_node())
+    secret_arn = job_id_key_secret(endpoint)
     cdk = [str(CDK), "--no-notices", "--no-version-reporting"]
     subprocess.run([*cdk, "bootstrap", f"aws://{DEFAULT_ACCOUNT}/{DEFAULT_REGION}"], env=env, cwd=ROOT, check=True)
     subprocess.run(
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             "--require-approval=never",
             "--context",
             "removal_policy=destroy",
+            # moto's CloudFormation makes no Secrets Manager secret: the key's
+            # secret is made here, and the stack is given it as a deployment
+            # moved from elsewhere would be.
+            "--context",
+            f"job_id_key_secret={secret_arn}",
             "--outputs-file",
             str(OUTPUTS),
         ],
@@ -89,10 +96,30 @@ def main(argv: list[str] | None = None) -> int:
         "\nServe the API on these resources:\n"
         f"  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
         f"AWS_DEFAULT_REGION={DEFAULT_REGION} TABLE_NAME={outputs['TableName']} "
-        f"QUEUE_URL={outputs['QueueUrl']} make run\n"
+        f"QUEUE_URL={outputs['QueueUrl']} JOB_ID_KEY_SECRET={secret_arn} make run\n"
         "Stop the server: make stop-local"
     )
     return 0
+
+
+def job_id_key_secret(endpoint: str) -> str:
+    """The ARN of the key's secret on the moto server, made on the first deploy."""
+    import secrets
+
+    import boto3
+
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    try:
+        arn: str = client.describe_secret(SecretId=LOCAL_SECRET)["ARN"]
+    except client.exceptions.ResourceNotFoundException:
+        arn = client.create_secret(Name=LOCAL_SECRET, SecretString=secrets.token_urlsafe(36))["ARN"]
+    return arn
 
 
 def check_node() -> int:

@@ -72,7 +72,9 @@ API_TIMEOUT = Duration.seconds(20)
 WORKER_TIMEOUT = Duration.seconds(30)
 RECONCILER_TIMEOUT = Duration.seconds(60)
 # What the service sets itself: a deployment's worker environment may not.
-RESERVED = frozenset({"TABLE_NAME", "QUEUE_URL", "EVENT_BUS_NAME", "JOB_HANDLERS", "JOB_ID_KEY", *TUNING})
+RESERVED = frozenset(
+    {"TABLE_NAME", "QUEUE_URL", "EVENT_BUS_NAME", "JOB_HANDLERS", "JOB_ID_KEY", "JOB_ID_KEY_SECRET", *TUNING}
+)
 
 
 @attrs.frozen
@@ -124,12 +126,12 @@ class JobFunctions(Construct):
         environment = {"TABLE_NAME": table.table.table_name, "QUEUE_URL": queues.queue.queue_url, **TUNING}
         handled = {"JOB_HANDLERS": handlers} if handlers else {}
         announcing = {"EVENT_BUS_NAME": bus_name}
-        # The secret keyed job ids are made with. CloudFormation puts its value
-        # in the API function's environment at deploy time: no call at cold
-        # start, and never in the template. Never rotated, never replaced: a
-        # new secret gives every Idempotency-Key a new job id (a retry across
-        # it would make a second job). A deployment that moves this construct
-        # passes the secret it already has.
+        # The secret keyed job ids are made with. The API function reads it
+        # once per cold start (JOB_ID_KEY_SECRET names it), so its value is in
+        # no template and no function configuration. Never rotated, never
+        # replaced: a new secret gives every Idempotency-Key a new job id (a
+        # retry across it would make a second job). A deployment that moves
+        # this construct passes the secret it already has.
         self.job_id_key = job_id_key or secretsmanager.Secret(
             self,
             "JobIdKey",
@@ -181,11 +183,12 @@ class JobFunctions(Construct):
             "POST /jobs and GET /jobs/{job_id}",
             concurrency=api_concurrency,
             settings={
-                "JOB_ID_KEY": self.job_id_key.secret_value.unsafe_unwrap(),
+                "JOB_ID_KEY_SECRET": self.job_id_key.secret_arn,
                 "CALLER_SCOPE": CallerScope(caller_scope).value,
                 **refusing,
             },
         )
+        self.job_id_key.grant_read(self.api)
         self.reconciler = function(
             "Reconciler",
             "entrypoints.reconciler.handler",

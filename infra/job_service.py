@@ -40,6 +40,7 @@ from infra.api import Invokers, JobsRestApi
 from infra.bundling import lambda_code
 from infra.data import JobsTable
 from infra.functions import API_CONCURRENCY, ARCHITECTURE, RUNTIME, TUNING, JobFunctions, WorkerOptions
+from infra.limits import ClientApp
 from infra.messaging import MAX_RECEIVE_COUNT, JobQueues
 from infra.monitoring import Alarms
 from infra.schedule import ReconcilerSchedule
@@ -86,6 +87,7 @@ class JobService(Construct):
         caller_scope: CallerScope = CallerScope.AUTO,
         invokers: Invokers | None = None,
         api_concurrency: int | None = API_CONCURRENCY,
+        client_apps: tuple[ClientApp, ...] = (),
     ) -> None:
         super().__init__(scope, id)
         if reject_unknown_types and handlers is None:
@@ -135,6 +137,7 @@ class JobService(Construct):
             removal_policy=removal_policy,
             tracing=tracing,
             invokers=invokers,
+            client_apps=client_apps,
         )
         ReconcilerSchedule(self, "Schedule", function=self.functions.reconciler)
         self.monitoring = Alarms(

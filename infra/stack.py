@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from entrypoints.api_gateway import CallerScope
 from infra.api import Invokers
 from infra.functions import API_CONCURRENCY
 from infra.job_service import HandlerCode, JobService
+from infra.limits import ClientApp
 
 
 class JobIntakeStack(Stack):
@@ -25,9 +27,14 @@ class JobIntakeStack(Stack):
         caller_scope: CallerScope = CallerScope.AUTO,
         invokers: Invokers | None = None,
         api_concurrency: int | None = API_CONCURRENCY,
+        client_apps: tuple[ClientApp, ...] = (),
+        job_id_key_arn: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        job_id_key = (
+            secretsmanager.Secret.from_secret_complete_arn(self, "JobIdKey", job_id_key_arn) if job_id_key_arn else None
+        )
         self.service = JobService(
             self,
             "Service",
@@ -38,6 +45,8 @@ class JobIntakeStack(Stack):
             caller_scope=caller_scope,
             invokers=invokers,
             api_concurrency=api_concurrency,
+            client_apps=client_apps,
+            job_id_key=job_id_key,
         )
         outputs(self, self.service)
 
@@ -51,3 +60,6 @@ def outputs(stack: Stack, service: JobService) -> None:
     CfnOutput(stack, "AlarmTopicArn", value=service.monitoring.topic.topic_arn)
     CfnOutput(stack, "EventBusName", value=service.bus_name, export_name=f"{stack.stack_name}-EventBusName")
     CfnOutput(stack, "EventBusArn", value=service.bus.event_bus_arn, export_name=f"{stack.stack_name}-EventBusArn")
+    for name, key in service.api.client_limits.keys.items():
+        # The id, never the value: `aws apigateway get-api-key --include-value --api-key <id>`.
+        CfnOutput(stack, f"ApiKeyId{name.capitalize()}", value=key.key_id)

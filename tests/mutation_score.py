@@ -1,27 +1,22 @@
-"""The score ``make mutation`` prints, computed as mutmut's own badge does:
-caught (killed or timed out) over every mutant not skipped. A survivor and
-a mutant that no test reaches both count against it."""
+"""The score ``make mutation`` prints for an area, computed as mutmut's own
+badge does: caught (killed or timed out) over every mutant not skipped. A
+survivor and a mutant that no test reaches both count against it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-STATS = Path("mutants/mutmut-cicd-stats.json")  # written by `mutmut export-cicd-stats`
 
-
-def main() -> None:
-    stats = json.loads(STATS.read_text())
+def score_line(area: str, stats_file: Path) -> str:
+    """``stats_file`` is what ``mutmut export-cicd-stats`` writes."""
+    stats = json.loads(stats_file.read_text())
     tested = stats["total"] - stats["skipped"]
     caught = stats["killed"] + stats["timeout"]
     # Neither caught nor survived: mutmut could not tell, so they count against the score.
     unclear = stats["suspicious"] + stats["segfault"] + stats["check_was_interrupted_by_user"]
-    print(
-        f"mutation score over domain/: {caught} of {tested} mutants caught ({caught / tested:.1%}: "
+    return (
+        f"mutation score over {area}/: {caught} of {tested} mutants caught ({caught / tested:.1%}: "
         f"{stats['killed']} killed, {stats['timeout']} timed out); "
         f"{stats['survived']} survived, {stats['no_tests']} reached by no test, {unclear} unclear"
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -14,9 +14,9 @@ from aws_cdk.assertions import Match, Template
 from adapters.dynamodb_schema import create_table_request
 from entrypoints.config import Settings
 from entrypoints.openapi import JOB_REQUEST
-from infra.api import THROTTLE_RATE
 from infra.app import build
 from infra.functions import API_CONCURRENCY, API_TIMEOUT, RECONCILER_TIMEOUT, TUNING, WORKER_TIMEOUT
+from infra.limits import THROTTLE_RATE
 from infra.messaging import MAX_RECEIVE_COUNT
 from infra.monitoring import OLDEST_MESSAGE_AGE, SERVICE_METRICS
 from infra.schedule import EVERY
@@ -62,6 +62,8 @@ def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
 def describe(resource: Any) -> str:
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and "Ref" in resource:
+        return str(resource["Ref"])
     if isinstance(resource, dict) and "Fn::Join" in resource:
         return "".join(describe(part) if isinstance(part, dict) else part for part in resource["Fn::Join"][1])
     return str(resource)
@@ -181,14 +183,17 @@ def test_the_api_timeout_covers_the_whole_send_budget_and_fits_api_gateway() -> 
     assert settings.reconcile_grace_seconds > API_TIMEOUT.to_seconds()
 
 
-def test_the_api_role_may_put_and_get_items_and_send_messages_nothing_more(template: Template) -> None:
+def test_the_api_role_may_put_and_get_items_send_messages_and_read_its_key_nothing_more(template: Template) -> None:
     table = next(iter(resources(template, "AWS::DynamoDB::Table")))
     queue = next(k for k, v in resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" in v["Properties"])
     log_group = next(k for k in resources(template, "AWS::Logs::LogGroup") if "Api" in k and "Access" not in k)
+    [secret] = resources(template, "AWS::SecretsManager::Secret")
     assert grants(statements_of(template, "entrypoints.api.handler")) == {
         ("dynamodb:PutItem", table),
         ("dynamodb:GetItem", table),
         ("sqs:SendMessage", queue),
+        ("secretsmanager:GetSecretValue", secret),
+        ("secretsmanager:DescribeSecret", secret),
         ("logs:CreateLogStream", log_group),
         ("logs:PutLogEvents", log_group),
     }
@@ -325,13 +330,16 @@ def test_settled_jobs_expire_through_the_tables_ttl(template: Template) -> None:
     assert int(TUNING["JOB_RETENTION_DAYS"]) == Settings(table_name="t", queue_url="q").job_retention_days
 
 
-def test_only_the_api_gets_the_job_id_key_and_only_from_the_secret_at_deploy_time(template: Template) -> None:
+def test_only_the_api_gets_the_job_id_key_by_the_secrets_arn_never_its_value(template: Template) -> None:
     [secret] = resources(template, "AWS::SecretsManager::Secret")
     api_environment = function_named(template, "entrypoints.api.handler")[1]["Environment"]["Variables"]
-    reference = describe(api_environment["JOB_ID_KEY"])
-    assert reference.startswith("{{resolve:secretsmanager:") and secret in reference
+    assert api_environment["JOB_ID_KEY_SECRET"] == {"Ref": secret}
+    assert "JOB_ID_KEY" not in api_environment
+    assert "resolve:secretsmanager" not in json.dumps(template.to_json())
     for handler in ("entrypoints.worker.handler", "entrypoints.reconciler.handler"):
-        assert "JOB_ID_KEY" not in function_named(template, handler)[1]["Environment"]["Variables"]
+        variables = function_named(template, handler)[1]["Environment"]["Variables"]
+        assert not {"JOB_ID_KEY", "JOB_ID_KEY_SECRET"} & set(variables)
+        assert not {action for action, _ in grants(statements_of(template, handler)) if action.startswith("secrets")}
 
 
 @pytest.mark.parametrize(("context", "scope"), [({}, "auto"), ({"caller_scope": "session"}, "session")])
@@ -544,3 +552,20 @@ def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
         build(App(context={"aws:cdk:bundling-stacks": [], "alarm_email": "oncall@example.com"}))
     )
     mailed.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"})
+
+
+def test_an_existing_secret_is_given_by_its_arn_and_read_by_the_api_alone() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:JobIntake-job-id-key-AbCdEf"
+    template = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], "job_id_key_secret": arn})))
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    api_environment = function_named(template, "entrypoints.api.handler")[1]["Environment"]["Variables"]
+    assert api_environment["JOB_ID_KEY_SECRET"] == arn
+    assert {("secretsmanager:GetSecretValue", arn), ("secretsmanager:DescribeSecret", arn)} <= grants(
+        statements_of(template, "entrypoints.api.handler")
+    )
+
+
+@pytest.mark.parametrize("arn", ["JobIdKey", "arn:aws:sqs:us-east-1:123456789012:jobs"])
+def test_a_key_secret_that_is_no_secrets_arn_is_refused_at_synth(arn: str) -> None:
+    with pytest.raises(ValueError, match="job_id_key_secret must be a secret's complete ARN"):
+        build(App(context={"aws:cdk:bundling-stacks": [], "job_id_key_secret": arn}))

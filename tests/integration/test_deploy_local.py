@@ -87,3 +87,15 @@ def test_the_completion_events_bus_is_deployed_and_named_to_its_putters(
     functions = client("lambda", endpoint).list_functions()["Functions"]  # type: ignore[attr-defined]
     putters = {f["Handler"] for f in functions if f["Environment"]["Variables"].get("EVENT_BUS_NAME") == bus["Name"]}
     assert putters == {"entrypoints.worker.handler", "entrypoints.reconciler.handler"}
+
+
+def test_the_api_reads_its_key_from_a_secret_and_holds_no_key_itself(deployed: tuple[str, dict[str, str]]) -> None:
+    endpoint, _ = deployed
+    functions = client("lambda", endpoint).list_functions()["Functions"]  # type: ignore[attr-defined]
+    [api] = [f for f in functions if f["Handler"] == "entrypoints.api.handler"]
+    arn = api["Environment"]["Variables"]["JOB_ID_KEY_SECRET"]
+    key = client("secretsmanager", endpoint).get_secret_value(SecretId=arn)["SecretString"]  # type: ignore[attr-defined]
+    assert len(key) >= 32
+    for function in functions:
+        assert "JOB_ID_KEY" not in function["Environment"]["Variables"]
+        assert key not in json.dumps(function)

@@ -139,6 +139,14 @@ def test_the_job_id_key_is_read_and_never_shown() -> None:
     assert secret not in repr(settings)
 
 
+def test_the_key_may_come_from_a_secret_named_instead() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:JobIdKey-AbCdEf"
+    assert Settings.from_env({**REQUIRED, "JOB_ID_KEY_SECRET": f" {arn} "}).job_id_key_secret == arn
+    assert Settings.from_env(REQUIRED).job_id_key_secret is None
+    with pytest.raises(ConfigurationError, match="JOB_ID_KEY or JOB_ID_KEY_SECRET, not both"):
+        Settings.from_env({**REQUIRED, "JOB_ID_KEY": "k" * 40, "JOB_ID_KEY_SECRET": arn})
+
+
 def test_the_container_derives_each_use_cases_settings_from_its_own_variables() -> None:
     """The store's backoff is not the send's: distinct values show which
     setting feeds which policy."""
