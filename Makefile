@@ -38,10 +38,10 @@ test-long: $(STAMP)
 prove: $(STAMP)
 	$(PY) -m tests.simulation.prove
 
-## mutation: mutmut over domain/, adapters/ and entrypoints/ (AREAS=... for fewer), each in mutation/<area>; lists the survivors and prints the scores
+## mutation: mutmut over domain/, adapters/ and entrypoints/ (AREAS=... for fewer, MAX_CHILDREN=N to spare cores), each in mutation/<area>; lists the survivors and prints the scores
 mutation: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[mutation]'
-	$(PY) -m tests.mutation_areas $(AREAS)
+	$(PY) -m tests.mutation_areas $(if $(MAX_CHILDREN),--max-children $(MAX_CHILDREN)) $(AREAS)
 
 ## bench: the API handler against raw boto3, canned AWS answers; writes bench/results.json
 bench: $(STAMP)

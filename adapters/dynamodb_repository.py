@@ -29,6 +29,9 @@ STORE_ERRORS = {
     "RequestLimitExceeded": FailureKind.THROTTLED,
     # Another transaction held the item: nothing was written.
     "TransactionConflictException": FailureKind.THROTTLED,
+    # A guarded create's transaction, cancelled for anything but a taken id
+    # (a conflicting transaction, throttling): nothing was written.
+    "TransactionCanceledException": FailureKind.THROTTLED,
     "InternalServerError": FailureKind.AMBIGUOUS,
     "ServiceUnavailable": FailureKind.AMBIGUOUS,
     "ResourceNotFoundException": FailureKind.PERMANENT,
@@ -37,6 +40,8 @@ STORE_ERRORS = {
     "ValidationException": FailureKind.PERMANENT,
     "ItemCollectionSizeLimitExceededException": FailureKind.PERMANENT,
 }
+
+_ABSENT = "attribute_not_exists(job_id) OR #expiry <= :now"
 
 # Timeline of a save that loses to a worker:
 #   producer reads nothing, writes "status=QUEUED, version=v, enqueue_id=e";
@@ -52,21 +57,31 @@ class DynamoDbJobRepository:
         self._clock = clock
         self._retention = retention
 
-    def create(self, job: Job) -> None:
+    def create(self, job: Job, unless_taken: str | None = None) -> None:
         # An expired item is absent to the service: its id may be taken again,
         # by the same single write.
+        absent = {
+            "ConditionExpression": _ABSENT,
+            "ExpressionAttributeNames": {"#expiry": EXPIRY},
+            "ExpressionAttributeValues": {":now": {"N": str(self._clock.now().timestamp())}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        put = {"TableName": self._table, "Item": to_item(job, self._retention), **absent}
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(job, self._retention),
-                ConditionExpression="attribute_not_exists(job_id) OR #expiry <= :now",
-                ExpressionAttributeNames={"#expiry": EXPIRY},
-                ExpressionAttributeValues={":now": {"N": str(self._clock.now().timestamp())}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            if unless_taken is None:
+                self._client.put_item(**put)
+            else:
+                # One transaction, so that DynamoDB orders it against any
+                # create of the other id: two writers of one key, whichever
+                # key each made its id with, cannot both succeed.
+                other = {"TableName": self._table, "Key": {"job_id": {"S": unless_taken}}, **absent}
+                self._client.transact_write_items(TransactItems=[{"Put": put}, {"ConditionCheck": other}])
         except ClientError as exc:
             if _condition_failed(exc):
                 raise AlreadyExists(from_item(exc.response["Item"])) from exc
+            taken = _taken_in_transaction(exc)
+            if taken is not None:
+                raise AlreadyExists(from_item(taken)) from exc
             raise _store_failed(exc) from exc
         except BotoCoreError as exc:
             raise _store_failed(exc) from exc
@@ -135,6 +150,15 @@ class DynamoDbJobRepository:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return found
+
+
+def _taken_in_transaction(exc: ClientError) -> dict[str, Any] | None:
+    """The item whose condition cancelled the transaction, if one did."""
+    for reason in exc.response.get("CancellationReasons") or []:
+        if reason.get("Code") == "ConditionalCheckFailed" and "Item" in reason:
+            item: dict[str, Any] = reason["Item"]
+            return item
+    return None
 
 
 def _condition_failed(exc: ClientError) -> bool:

@@ -8,8 +8,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger("jobs.worker")
-# SQS's longest visibility timeout.
-MAX_DELAY_S = 12 * 3600
+# SQS counts a message's visibility from its receipt, 12 hours in all, and
+# refuses a timeout that would go beyond them. The worker postpones within
+# its invocation, which may have taken Lambda's longest run (15 minutes).
+MAX_DELAY_S = 12 * 3600 - 15 * 60
 
 
 class SqsVisibility:

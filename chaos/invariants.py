@@ -1,4 +1,4 @@
-"""Invariants I1-I8, checked on what a run leaves behind.
+"""Invariants I1-I9, checked on what a run leaves behind.
 
 One checker for the stateful test, the simulation and the chaos run. It
 reads the answers the clients were given, the jobs as stored, the messages
@@ -20,7 +20,7 @@ from domain.job import FINAL, TAKEN, Job, JobStatus
 
 # Answers about the request, not the job: they promise nothing about it.
 ABOUT_THE_REQUEST = frozenset({409, 422})
-NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8")
+NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9")
 
 
 @attrs.frozen
@@ -158,9 +158,20 @@ def check(
         if job.status is JobStatus.QUEUED and job.awaiting_confirmation and job.lease_expired(now):
             problems["I7"].append(f"{job.job_id}: QUEUED, unconfirmed, its producer gone")
     problems["I6"].extend(run_problems(runs, last, max_attempts))
+    problems["I9"].extend(key_problems(jobs.values()))
     if events is not None:
         problems["I8"].extend(event_problems(events, finals, jobs))
     return {name: problems[name] for name in NAMES if problems[name]}
+
+
+def key_problems(jobs: Iterable[Job]) -> list[str]:
+    """I9: a caller's Idempotency-Key names one job, whichever id key made
+    its id (the stored jobs; none here has expired)."""
+    by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for job in jobs:
+        if job.idempotency_key is not None:
+            by_key[(job.owner, job.idempotency_key)].append(job.job_id)
+    return [f"key {key} of {owner}: jobs {sorted(ids)}" for (owner, key), ids in by_key.items() if len(ids) > 1]
 
 
 def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_attempts: int) -> list[str]:

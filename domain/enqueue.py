@@ -82,6 +82,9 @@ class EnqueueJob:
         key; or the answer, when the request ends without a send."""
         key = submission.idempotency_key
         job_id = self._ids.job_id_for_key(submission.caller, key) if key else self._ids.new_job_id()
+        # While the id key is rotated the same key may name a job under the
+        # other key's id: the create is refused if it does.
+        other = self._ids.other_job_id_for_key(submission.caller, key) if key else None
         now = self._clock.now()
         fresh = Job.submitted(
             job_id=job_id,
@@ -98,28 +101,38 @@ class EnqueueJob:
             lease_until=budget.lease_until,
         )
         try:
-            self._store.run(lambda: self._jobs.create(fresh), budget.settle_by)
+            self._store.run(lambda: self._jobs.create(fresh, unless_taken=other), budget.settle_by)
         except AlreadyExists as exc:
             if exc.existing == fresh:  # our own ambiguous first attempt landed
                 return fresh
-            return self._resume(exc.existing, fresh, submission, budget)
+            # The key's job, under whichever id it was made: this request is about that one.
+            return self._resume(exc.existing, fresh.under(exc.existing.job_id), submission, budget)
         except StoreFailed as exc:
             log.warning("job not recorded", extra=_fields(fresh, code=exc.code, kind=exc.kind.value))
-            return self._unrecorded(fresh, exc, budget)
+            return self._unrecorded(fresh, other, exc, budget)
         return fresh
 
-    def _unrecorded(self, fresh: Job, exc: StoreFailed, budget: Budget) -> Outcome:
+    def _unrecorded(self, fresh: Job, other: str | None, exc: StoreFailed, budget: Budget) -> Outcome:
         """The create failed. If it surely did not land, the key may still
-        name a job from an earlier request: answer for that one (reads often
-        go through when writes are throttled)."""
+        name a job from an earlier request, under its id or the rotation's
+        other: answer for that one (reads often go through when writes are
+        throttled)."""
         write, existing = Write.REFUSED, None
         if exc.kind is FailureKind.AMBIGUOUS:
             write = Write.UNKNOWN
         elif fresh.idempotency_key is not None:
+
+            def read(job_id: str) -> Job | None:
+                return self._store.run(lambda: self._jobs.get(job_id), budget.settle_by)
+
             try:
-                existing = self._store.run(lambda: self._jobs.get(fresh.job_id), budget.settle_by)
+                existing = read(fresh.job_id)
+                if existing is None and other is not None:
+                    existing = read(other)
             except StoreFailed:
                 write = Write.UNKNOWN  # what is stored could not be read
+        if existing is not None:
+            fresh = fresh.under(existing.job_id)
         return self._answer(existing, fresh, write, exc.as_last_error(self._clock.now()))
 
     def _resume(self, existing: Job, fresh: Job, submission: Submission, budget: Budget) -> Job | Outcome:

@@ -255,6 +255,11 @@ class Job:
             event_due=at,
         )
 
+    def under(self, job_id: str) -> Job:
+        """This job as a request about the job stored under ``job_id``: the
+        same key's job, made under the id key's other while it was rotated."""
+        return attrs.evolve(self, job_id=job_id)
+
     def announced(self) -> Job:
         """Its completion event is on the bus: nothing is left to watch."""
         if self.status not in FINAL or self.event_due is None:

@@ -21,7 +21,9 @@ from ports.handlers import AnyType, Handlers
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SQS_MAX_RETENTION_S = 14 * 24 * 3600
-SQS_MAX_VISIBILITY_S = 12 * 3600
+# SQS's 12 hours of visibility count from a message's receipt, and a
+# worker's invocation (15 minutes at most) spends some before it postpones.
+MAX_RETRY_DELAY_S = 12 * 3600 - 15 * 60
 # A result lives in the job's item (400 KB) and its completion event (256 KB).
 MAX_RESULT_BYTES = 128 * 1024
 ANSWER_RESERVE_MS = ANSWER_RESERVE // timedelta(milliseconds=1)
@@ -96,10 +98,10 @@ class Settings:
                 f"MAX_RESULT_BYTES ({self.max_result_bytes}) must be at most {MAX_RESULT_BYTES}: a result is "
                 "stored in the job's item and sent in its completion event; store bigger ones elsewhere"
             )
-        if self.job_retry_max_delay_s > SQS_MAX_VISIBILITY_S:
+        if self.job_retry_max_delay_s > MAX_RETRY_DELAY_S:
             raise ConfigurationError(
-                f"JOB_RETRY_MAX_DELAY_S ({self.job_retry_max_delay_s}) is beyond SQS's longest visibility "
-                f"timeout, {SQS_MAX_VISIBILITY_S}"
+                f"JOB_RETRY_MAX_DELAY_S ({self.job_retry_max_delay_s}) is beyond {MAX_RETRY_DELAY_S}: SQS allows "
+                "12 hours of visibility from a message's receipt, and the worker's run may take 15 minutes of them"
             )
         if self.job_retry_max_delay_s < self.job_retry_base_delay_s:
             raise ConfigurationError(
@@ -163,7 +165,11 @@ class Settings:
             tuning["log_level"] = level
         if "JOB_ID_KEY" in env:  # set but empty is a mistake, not "unset"
             tuning["job_id_key"] = env["JOB_ID_KEY"]
-        for name in ("JOB_HANDLERS", "EVENT_BUS_NAME", "JOB_ID_KEY_SECRET"):
+        if "JOB_ID_KEY_SECRET" in env:  # set but blank would fall back to the public key
+            if not env["JOB_ID_KEY_SECRET"].strip():
+                raise ConfigurationError("JOB_ID_KEY_SECRET is set but blank: name the secret, or unset it")
+            tuning["job_id_key_secret"] = env["JOB_ID_KEY_SECRET"].strip()
+        for name in ("JOB_HANDLERS", "EVENT_BUS_NAME"):
             if env.get(name, "").strip():
                 tuning[name.lower()] = env[name].strip()
         scope = env.get("CALLER_SCOPE", "").strip().lower()

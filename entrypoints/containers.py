@@ -30,7 +30,7 @@ from adapters.emf_metrics import EmfMetrics
 from adapters.eventbridge_bus import EventBridgeBus
 from adapters.json_logging import configure as configure_logging
 from adapters.runtime import SystemClock, SystemSleeper, UuidIds
-from adapters.secret_key import SECRETS_CONFIG, read_secret_string
+from adapters.secret_key import SECRETS_CONFIG, JobIdKeys, read_secret_string
 from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from adapters.sqs_visibility import SqsVisibility
 from domain.announce import Announcer, log_event_attempt
@@ -79,14 +79,18 @@ def _store_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-def _job_id_key(settings: Settings, secrets: Callable[[], Any]) -> str:
-    """JOB_ID_KEY, or the secret JOB_ID_KEY_SECRET names: one call, made
-    when the API's use cases are first built, and kept for the
+def _job_id_keys(settings: Settings, secrets: Callable[[], Any]) -> JobIdKeys:
+    """JOB_ID_KEY, or the keys the secret JOB_ID_KEY_SECRET holds: one call,
+    made when the API's use cases are first built, and kept for the
     environment's life."""
     if settings.job_id_key_secret is None:
-        return settings.job_id_key
-    key = read_secret_string(secrets(), settings.job_id_key_secret)
-    return checked_job_id_key(key, f"the secret {settings.job_id_key_secret} (JOB_ID_KEY_SECRET)")
+        return JobIdKeys(settings.job_id_key)
+    source = f"the secret {settings.job_id_key_secret} (JOB_ID_KEY_SECRET)"
+    keys = JobIdKeys.parse(read_secret_string(secrets(), settings.job_id_key_secret), source)
+    for key in (keys.current, keys.other):
+        if key is not None:
+            checked_job_id_key(key, source)
+    return keys
 
 
 def _type_check(settings: Settings, handlers: Callable[[], Handlers]) -> Callable[[str], bool] | None:
@@ -130,7 +134,11 @@ class AwsPorts(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     sleeper = providers.Singleton(SystemSleeper)
-    ids = providers.Singleton(UuidIds, secret=providers.Singleton(_job_id_key, settings, secrets_client.provider))
+    job_id_keys = providers.Singleton(_job_id_keys, settings, secrets_client.provider)
+    ids = providers.Singleton(
+        lambda keys: UuidIds(keys.current, keys.other),
+        job_id_keys,
+    )
     rng = providers.Singleton(random.Random)
     metrics = providers.Singleton(EmfMetrics, service="job-intake")
     jobs = providers.Singleton(

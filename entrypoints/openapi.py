@@ -112,10 +112,16 @@ def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
 # What API Gateway itself may answer any request (infra/gateway_responses.py).
 _GATEWAY = {
     "403": _problem(
-        "Not signed (SigV4), not allowed, or no such resource (API Gateway); or nothing authenticated "
-        "the request (no-caller, from the service)."
+        "Not signed (SigV4), not allowed, or no such resource (API Gateway); a deployment that names "
+        "client applications also wants the application's key in x-api-key (invalid-api-key); or nothing "
+        "authenticated the request (no-caller, from the service)."
     ),
-    "429": _problem("Throttled by API Gateway.", retry_after=True),
+    "429": _problem(
+        "Throttled by API Gateway (throttled, with Retry-After); or, where client applications are named, "
+        "the application's daily quota is used up (quota-exceeded, without Retry-After: not until the next "
+        "day, UTC).",
+        retry_after=True,
+    ),
     "502": _problem("The function failed before answering (API Gateway); repeat with the same key."),
     "504": _problem("The function did not answer in time (API Gateway); repeat with the same key.", retry_after=True),
 }

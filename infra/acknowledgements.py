@@ -37,9 +37,10 @@ def acknowledge(service: JobService) -> None:
     Validations.of(service.functions.job_id_key).acknowledge(  # a secret passed in is acknowledged where it is made
         Acknowledgment(
             id="AwsSolutions::AwsSolutions-SMG4",
-            reason="The secret keys the job ids derived from Idempotency-Keys: rotating it would give every key "
-            "a new job id, so that a client retrying across the rotation would create a second job. Only the API "
-            "function's role may read it, once per cold start; a leak lets a caller compute job ids, which still "
+            reason="The secret keys the job ids derived from Idempotency-Keys. Secrets Manager's one-step "
+            "rotation would re-key environments at different times, and a client retrying across it could make a "
+            "second job; it is rotated in two phases by the operator instead (README). Of the stack's roles only "
+            "the API function's may read it, once per cold start; a leak lets a caller compute job ids, which still "
             "answer 404 to anyone but their owner.",
         )
     )

@@ -89,6 +89,7 @@ class JobsRestApi(Construct):
         tracing: bool = False,
         invokers: Invokers | None = None,
         client_apps: tuple[ClientApp, ...] = (),
+        keys_required: bool = True,
     ) -> None:
         super().__init__(scope, id)
         invokers = invokers or Invokers()
@@ -106,7 +107,10 @@ class JobsRestApi(Construct):
             # Every method: a caller signs with SigV4, and the job it makes is
             # its own (see entrypoints.api_gateway.caller_of).
             default_method_options=apigateway.MethodOptions(
-                authorization_type=apigateway.AuthorizationType.IAM, api_key_required=bool(client_apps)
+                # Optional keys let a deployment hand the keys out before
+                # requiring them: a request without one escapes every plan.
+                authorization_type=apigateway.AuthorizationType.IAM,
+                api_key_required=bool(client_apps) and keys_required,
             ),
             policy=iam.PolicyDocument(statements=invokers.statements(Stack.of(self).account)),
             cloud_watch_role=True,

@@ -25,6 +25,9 @@ Context (``-c name=value``) or environment chooses where it goes:
                   burst 40, 200,000 requests a day) or name=rate/burst/quota.
                   Given, every request needs its application's key
                   (x-api-key). Default: none, no key needed
+  client_keys     required (default) or optional: with optional, the keys
+                  and plans exist but a request may come without a key
+                  (and escape every plan), to hand the keys out first
 """
 
 from __future__ import annotations
@@ -62,9 +65,16 @@ def build(app: App) -> JobIntakeStack:
     if concurrency != "none" and not (concurrency.isdigit() and int(concurrency) >= 1):
         raise ValueError(f"api_concurrency must be a whole number of at least 1, or none, not {concurrency!r}")
     client_apps = parse_client_apps(str(app.node.try_get_context("client_apps") or ""))
+    keys = str(app.node.try_get_context("client_keys") or "required").strip().lower()
+    if keys not in ("required", "optional"):
+        raise ValueError(f"client_keys must be required or optional, not {keys!r}")
     key_arn = str(app.node.try_get_context("job_id_key_secret") or "").strip()
     if key_arn and not (key_arn.startswith("arn:") and ":secretsmanager:" in key_arn and ":secret:" in key_arn):
         raise ValueError(f"job_id_key_secret must be a secret's complete ARN, not {key_arn!r}")
+    # The API's role is granted the read, not a key policy or another
+    # account's resource policy: the secret must be the stack's own.
+    if key_arn and key_arn.split(":")[3:5] != [str(region), str(account)]:
+        raise ValueError(f"job_id_key_secret must be a secret of the stack's region and account ({region}, {account})")
     stack = JobIntakeStack(
         app,
         STACK_NAME,
@@ -76,6 +86,7 @@ def build(app: App) -> JobIntakeStack:
         invokers=Invokers(principals, organization),
         api_concurrency=None if concurrency == "none" else int(concurrency),
         client_apps=client_apps,
+        client_keys_required=keys == "required",
         job_id_key_arn=key_arn or None,
         description="Job intake: DynamoDB + SQS with graceful send failures",
     )

@@ -188,7 +188,6 @@ class JobFunctions(Construct):
                 **refusing,
             },
         )
-        self.job_id_key.grant_read(self.api)
         self.reconciler = function(
             "Reconciler",
             "entrypoints.reconciler.handler",
@@ -209,7 +208,16 @@ class JobFunctions(Construct):
 
         table_arn, index_arn, queue_arn = table.table.table_arn, table.index_arn, queues.queue.queue_arn
         bus_arn = bus.event_bus_arn
-        _allow(self.api, {table_arn: ["dynamodb:PutItem", "dynamodb:GetItem"], queue_arn: ["sqs:SendMessage"]})
+        # ConditionCheckItem: while the job-id key is rotated, a keyed create
+        # is a transaction that checks the key's id under the other key.
+        _allow(
+            self.api,
+            {
+                table_arn: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem"],
+                queue_arn: ["sqs:SendMessage"],
+                self.job_id_key.secret_arn: ["secretsmanager:GetSecretValue"],
+            },
+        )
         _allow(
             self.reconciler,
             {table_arn: ["dynamodb:PutItem"], index_arn: ["dynamodb:Query"], bus_arn: ["events:PutEvents"]},

@@ -88,6 +88,7 @@ class JobService(Construct):
         invokers: Invokers | None = None,
         api_concurrency: int | None = API_CONCURRENCY,
         client_apps: tuple[ClientApp, ...] = (),
+        client_keys_required: bool = True,
     ) -> None:
         super().__init__(scope, id)
         if reject_unknown_types and handlers is None:
@@ -138,6 +139,7 @@ class JobService(Construct):
             tracing=tracing,
             invokers=invokers,
             client_apps=client_apps,
+            keys_required=client_keys_required,
         )
         ReconcilerSchedule(self, "Schedule", function=self.functions.reconciler)
         self.monitoring = Alarms(

@@ -40,7 +40,8 @@ class ClientApp:
     def __attrs_post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
             raise ValueError(
-                f"a client application's name is a lower-case letter, then up to 31 more or digits, not {self.name!r}"
+                "a client application's name is a lower-case letter and up to 31 lower-case letters or "
+                f"digits, not {self.name!r}"
             )
         if not 1 <= self.rate <= THROTTLE_RATE or not 1 <= self.burst <= THROTTLE_BURST:
             # A plan above the stage's throttle would promise what the stage refuses.

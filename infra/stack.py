@@ -28,6 +28,7 @@ class JobIntakeStack(Stack):
         invokers: Invokers | None = None,
         api_concurrency: int | None = API_CONCURRENCY,
         client_apps: tuple[ClientApp, ...] = (),
+        client_keys_required: bool = True,
         job_id_key_arn: str | None = None,
         **kwargs: object,
     ) -> None:
@@ -46,6 +47,7 @@ class JobIntakeStack(Stack):
             invokers=invokers,
             api_concurrency=api_concurrency,
             client_apps=client_apps,
+            client_keys_required=client_keys_required,
             job_id_key=job_id_key,
         )
         outputs(self, self.service)

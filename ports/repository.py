@@ -42,8 +42,10 @@ class JobRepository(Protocol):
     Raises ``StoreFailed`` when the store cannot answer.
     """
 
-    def create(self, job: Job) -> None:
-        """Store a new job; ``AlreadyExists`` if its id is taken."""
+    def create(self, job: Job, unless_taken: str | None = None) -> None:
+        """Store a new job; ``AlreadyExists`` if its id is taken, or if the
+        id ``unless_taken`` is (then ``existing`` is the job under it). The
+        check and the write are one atomic step."""
 
     def save(self, job: Job, expected: Expected) -> None:
         """Replace the stored job with ``job`` if it is still ``expected``;

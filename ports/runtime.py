@@ -23,6 +23,11 @@ class IdSource(Protocol):
         caller's same key gives another id, and no caller can work out the
         id of another's key."""
 
+    def other_job_id_for_key(self, caller: str, idempotency_key: str) -> str | None:
+        """While the key ids are made with is being rotated: the id the
+        same caller and key have under the rotation's other key (the next
+        one, or the previous one). None when no rotation is under way."""
+
     def new_enqueue_id(self) -> str: ...
 
     def new_claim_id(self) -> str: ...

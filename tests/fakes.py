@@ -82,11 +82,16 @@ class FakeClock:
 
 class FakeIds:
     """Numbered ids; with an ``actor``, ids name the actor that made them, so
-    that actors running in any order make the same ids."""
+    that actors running in any order make the same ids. ``key`` and
+    ``other_key`` name the id keys it knows, as a rotation goes: keyed ids
+    are made with ``key``, and ``other_key`` (if any) is the rotation's
+    other; the first key's ids are the unadorned ones."""
 
-    def __init__(self, actor: str = "") -> None:
+    def __init__(self, actor: str = "", key: int = 1, other_key: int | None = None) -> None:
         self._n = Counter[str]()
         self._actor = f"{actor}-" if actor else ""
+        self._key = key
+        self._other_key = other_key
 
     def _next(self, prefix: str) -> str:
         self._n[prefix] += 1
@@ -96,14 +101,23 @@ class FakeIds:
         return self._next("job")
 
     def job_id_for_key(self, caller: str, idempotency_key: str) -> str:
-        # A caller may be an ARN: its checksum keeps the id one path segment.
-        return f"job-for-{idempotency_key}@{zlib.crc32(caller.encode()):08x}"
+        return keyed_id(caller, idempotency_key, self._key)
+
+    def other_job_id_for_key(self, caller: str, idempotency_key: str) -> str | None:
+        return None if self._other_key is None else keyed_id(caller, idempotency_key, self._other_key)
 
     def new_enqueue_id(self) -> str:
         return self._next("enq")
 
     def new_claim_id(self) -> str:
         return self._next("claim")
+
+
+def keyed_id(caller: str, idempotency_key: str, key: int = 1) -> str:
+    """The fake's keyed id under the ``key``-th id key."""
+    # A caller may be an ARN: its checksum keeps the id one path segment.
+    made = f"job-for-{idempotency_key}@{zlib.crc32(caller.encode()):08x}"
+    return made if key == 1 else f"{made}~k{key}"
 
 
 class FakeMetrics:
@@ -166,10 +180,11 @@ class JobTable:
         self._retention = retention
         self._wrote = wrote
 
-    def create(self, job: Job) -> None:
-        existing = self.get(job.job_id)
-        if existing is not None:
-            raise AlreadyExists(existing)
+    def create(self, job: Job, unless_taken: str | None = None) -> None:
+        for job_id in (job.job_id, unless_taken):
+            existing = None if job_id is None else self.get(job_id)
+            if existing is not None:
+                raise AlreadyExists(existing)
         self.jobs[job.job_id] = job
         self._wrote(job.job_id)
 
@@ -230,8 +245,8 @@ class FakeJobRepository:
         for script in self._script.values():
             script.clear()
 
-    def create(self, job: Job) -> None:
-        self._call("create", lambda: self.table.create(job))
+    def create(self, job: Job, unless_taken: str | None = None) -> None:
+        self._call("create", lambda: self.table.create(job, unless_taken))
 
     def save(self, job: Job, expected: Expected) -> None:
         self._call("save", lambda: self.table.save(job, expected))

@@ -6,7 +6,7 @@ in its own copy of the tree (``mutation/<area>``), whose ``setup.cfg`` has
 the area's ``[mutmut:<area>]`` section as its ``[mutmut]``. The score of
 each area is printed as ``tests.mutation_score`` computes it.
 
-    python -m tests.mutation_areas [AREA ...]   # default: every area
+    python -m tests.mutation_areas [--max-children N] [AREA ...]   # default: every area
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ def workspace(area: str) -> Path:
     return place
 
 
-def run(area: str) -> str:
+def run(area: str, max_children: int | None = None) -> str:
     place = workspace(area)
     env = {**os.environ, "CONSISTENCY_EXAMPLES": "100", "API_FUZZ_EXAMPLES": "100"}
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run"], cwd=place, env=env, check=True)
+    children = [] if max_children is None else ["--max-children", str(max_children)]
+    subprocess.run([*mutmut, "run", *children], cwd=place, env=env, check=True)
     subprocess.run([*mutmut, "results"], cwd=place, env=env, check=True)
     subprocess.run([*mutmut, "export-cicd-stats"], cwd=place, env=env, check=True)
     return score_line(area, place / "mutants" / "mutmut-cicd-stats.json")
@@ -64,9 +65,16 @@ def run(area: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("areas", nargs="*", choices=AREAS, default=list(AREAS), metavar="AREA")
-    areas = parser.parse_args().areas
-    lines = [run(area) for area in areas]
+    parser.add_argument("areas", nargs="*", metavar="AREA", help=f"one of {', '.join(AREAS)} (default: all)")
+    parser.add_argument(
+        "--max-children", type=int, help="mutants tested at once (default: one per core); fewer leaves cores free"
+    )
+    args = parser.parse_args()
+    areas = args.areas or list(AREAS)
+    unknown = sorted(set(areas) - set(AREAS))
+    if unknown:
+        parser.error(f"no such area: {', '.join(unknown)}; the areas are {', '.join(AREAS)}")
+    lines = [run(area, args.max_children) for area in areas]
     print("\n".join(lines))
 
 

@@ -39,6 +39,15 @@ def test_with_client_applications_every_method_needs_a_key(limited: Template) ->
     assert all(m["ApiKeyRequired"] is True and m["AuthorizationType"] == "AWS_IAM" for m in methods(limited))
 
 
+def test_optional_keys_let_the_keys_be_handed_out_before_they_are_required() -> None:
+    optional = synth(client_apps="billing", client_keys="optional")
+    assert not any(m.get("ApiKeyRequired") for m in methods(optional))
+    optional.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    optional.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
+    with pytest.raises(ValueError, match="client_keys must be required or optional"):
+        synth(client_apps="billing", client_keys="sometimes")
+
+
 def test_each_application_has_its_own_key_and_plan_with_its_limits_on_the_stage(limited: Template) -> None:
     plans = {
         p["Properties"]["UsagePlanName"]: p["Properties"]

@@ -69,6 +69,7 @@ def test_the_registry_it_names_loads_and_knows_its_types() -> None:
     ("options", "message"),
     [
         (lambda: WorkerOptions(environment={"TABLE_NAME": "mine"}), "may not set TABLE_NAME"),
+        (lambda: WorkerOptions(environment={"JOB_ID_KEY_SECRET": "k"}), "may not set JOB_ID_KEY_SECRET"),
         (lambda: WorkerOptions(timeout=Duration.seconds(5)), "twice DEADLINE_MARGIN_MS"),
         (lambda: WorkerOptions(concurrency=1), "at least 2"),
         (lambda: HandlerCode(source=HANDLERS, registry="thumbnails.handlers"), "package.module:attribute"),

@@ -191,9 +191,9 @@ def test_the_api_role_may_put_and_get_items_send_messages_and_read_its_key_nothi
     assert grants(statements_of(template, "entrypoints.api.handler")) == {
         ("dynamodb:PutItem", table),
         ("dynamodb:GetItem", table),
+        ("dynamodb:ConditionCheckItem", table),
         ("sqs:SendMessage", queue),
         ("secretsmanager:GetSecretValue", secret),
-        ("secretsmanager:DescribeSecret", secret),
         ("logs:CreateLogStream", log_group),
         ("logs:PutLogEvents", log_group),
     }
@@ -560,12 +560,18 @@ def test_an_existing_secret_is_given_by_its_arn_and_read_by_the_api_alone() -> N
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
     api_environment = function_named(template, "entrypoints.api.handler")[1]["Environment"]["Variables"]
     assert api_environment["JOB_ID_KEY_SECRET"] == arn
-    assert {("secretsmanager:GetSecretValue", arn), ("secretsmanager:DescribeSecret", arn)} <= grants(
-        statements_of(template, "entrypoints.api.handler")
-    )
+    assert ("secretsmanager:GetSecretValue", arn) in grants(statements_of(template, "entrypoints.api.handler"))
 
 
-@pytest.mark.parametrize("arn", ["JobIdKey", "arn:aws:sqs:us-east-1:123456789012:jobs"])
-def test_a_key_secret_that_is_no_secrets_arn_is_refused_at_synth(arn: str) -> None:
-    with pytest.raises(ValueError, match="job_id_key_secret must be a secret's complete ARN"):
+@pytest.mark.parametrize(
+    ("arn", "message"),
+    [
+        ("JobIdKey", "complete ARN"),
+        ("arn:aws:sqs:us-east-1:123456789012:jobs", "complete ARN"),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:k-AbCdEf", "the stack's region and account"),
+        ("arn:aws:secretsmanager:us-east-1:210987654321:secret:k-AbCdEf", "the stack's region and account"),
+    ],
+)
+def test_a_key_secret_that_is_no_secret_of_the_stack_is_refused_at_synth(arn: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"job_id_key_secret must be .*{message}"):
         build(App(context={"aws:cdk:bundling-stacks": [], "job_id_key_secret": arn}))

@@ -180,6 +180,10 @@ AWS_SAYS: dict[str, dict[str, FailureKind]] = {
         "ThrottlingException": T,
         "RequestLimitExceeded": T,  # the account's throughput limit: it passes
         "TransactionConflictException": T,
+        # A guarded create's transaction cancelled, for anything but a taken
+        # id (which is AlreadyExists): a conflicting transaction, a throttle.
+        # A cancelled transaction writes nothing, so it may be retried.
+        "TransactionCanceledException": T,
         "InternalServerError": A,
         "ServiceUnavailable": A,
         "ResourceNotFoundException": P,
@@ -201,7 +205,14 @@ AWS_SAYS: dict[str, dict[str, FailureKind]] = {
         "MalformedDetail": P,
     },
 }
-TABLES = {"SendMessage": SEND_ERRORS, "PutItem": STORE_ERRORS, "PutEvents": EVENT_ERRORS}
+# A create guarded by the rotation's other id is a transaction, classified by the same table.
+AWS_SAYS["TransactWriteItems"] = AWS_SAYS["PutItem"]
+TABLES = {
+    "SendMessage": SEND_ERRORS,
+    "PutItem": STORE_ERRORS,
+    "TransactWriteItems": STORE_ERRORS,
+    "PutEvents": EVENT_ERRORS,
+}
 
 
 @pytest.mark.parametrize("operation", sorted(TABLES))
@@ -217,6 +228,7 @@ def _calls(container: Container) -> dict[str, Callable[[], object]]:
     return {
         "SendMessage": lambda: container.ports.publisher().publish(MESSAGE),
         "PutItem": lambda: container.ports.jobs().create(job),
+        "TransactWriteItems": lambda: container.ports.jobs().create(job, unless_taken="j-other"),
         "PutEvents": lambda: container.ports.bus().put(event),
     }
 

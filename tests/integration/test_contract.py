@@ -14,7 +14,7 @@ import pytest
 from adapters.dynamodb_items import WATCH_SHARDS, shard_of
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from adapters.sqs_publisher import SqsJobPublisher
-from domain.failures import FailureKind, LastError
+from domain.failures import FailureKind, LastError, Service
 from domain.job import Expected, Job, JobStatus, Retention, Watch
 from ports.publisher import JobPublisher, OutgoingMessage
 from ports.repository import AlreadyExists, ConditionFailed, JobRepository
@@ -69,6 +69,51 @@ class TestJobRepository:
         job = queued(pending()).rolled_back(error=error, attempts=3, at=EPOCH + timedelta(microseconds=7))
         repository.create(job)
         assert repository.get(job.job_id) == job
+
+    def test_a_finished_jobs_result_claims_and_event_due_survive_the_round_trip(
+        self, repository: JobRepository
+    ) -> None:
+        claimed = queued(pending()).processing(claim_id="claim-1", at=EPOCH, until=EPOCH + timedelta(minutes=1))
+        done = claimed.succeeded(at=EPOCH + timedelta(seconds=3, microseconds=5), result='{"width": 640}')
+        error = LastError("ValueError", FailureKind.PERMANENT, "bad input", EPOCH, service=Service.QUEUE)
+        failed = attrs.evolve(claimed, job_id="job-2").failed(error=error, at=EPOCH + timedelta(seconds=4))
+        for job in (done, failed):
+            repository.create(job)
+            assert repository.get(job.job_id) == job
+        assert (done.result, done.event_due, done.claims) == ('{"width": 640}', done.updated_at, 1)
+
+    def test_a_guarded_create_is_refused_while_the_other_id_is_taken_and_names_that_job(
+        self, repository: JobRepository
+    ) -> None:
+        old = queued(pending("job-old"))
+        repository.create(old)
+        with pytest.raises(AlreadyExists) as caught:
+            repository.create(queued(pending("job-new"), "enq-2"), unless_taken="job-old")
+        assert caught.value.existing == old
+        assert repository.get("job-new") is None
+
+    def test_a_guarded_create_goes_through_when_neither_id_is_taken(self, repository: JobRepository) -> None:
+        job = queued(pending("job-new"))
+        repository.create(job, unless_taken="job-old")
+        assert repository.get("job-new") == job
+        assert repository.get("job-old") is None
+
+    def test_a_guarded_create_of_a_taken_id_hands_back_its_own_job(self, repository: JobRepository) -> None:
+        mine = queued(pending("job-new"))
+        repository.create(mine)
+        with pytest.raises(AlreadyExists) as caught:
+            repository.create(queued(pending("job-new"), "enq-2"), unless_taken="job-old")
+        assert caught.value.existing == mine
+
+    def test_an_expired_job_under_the_other_id_does_not_hold_a_guarded_create(
+        self, repository: JobRepository, clock: FakeClock
+    ) -> None:
+        error = LastError("Throttled", FailureKind.THROTTLED, "slow down", EPOCH)
+        repository.create(queued(pending("job-old")).rolled_back(error=error, attempts=1, at=EPOCH))
+        clock.current = EPOCH + timedelta(days=31)
+        job = queued(pending("job-new"))
+        repository.create(job, unless_taken="job-old")
+        assert repository.get("job-new") == job
 
     def test_a_missing_job_reads_as_none(self, repository: JobRepository) -> None:
         assert repository.get("nope") is None

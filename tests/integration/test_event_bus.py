@@ -141,3 +141,34 @@ def test_an_entry_the_bus_refused_is_a_failure_of_its_own_kind(
         bus.put(EVENT)
 
     assert (caught.value.kind, caught.value.code, caught.value.http_status) == (kind, code, 200)
+    assert (caught.value.message, caught.value.request_id) == ("refused", "injected-request-id")
+
+
+def test_an_entry_refused_without_a_code_is_named_and_may_be_retried(
+    subscribed: tuple[EventBridgeBus, Any, str],
+) -> None:
+    bus, _, _ = subscribed
+    bus._client.meta.events.register(
+        "before-send", lambda request, **_: aws_response(request.url, 200, {"FailedEntryCount": 1, "Entries": [{}]})
+    )
+
+    with pytest.raises(EventPutFailed) as caught:
+        bus.put(EVENT)
+
+    assert (caught.value.kind, caught.value.code, caught.value.message) == (FailureKind.AMBIGUOUS, "FailedEntry", "")
+
+
+def test_a_failed_call_carries_its_wording_status_and_request_id(subscribed: tuple[EventBridgeBus, Any, str]) -> None:
+    bus, _, _ = subscribed
+    faults = FaultInjector()
+    faults.attach(bus._client)
+    faults.add("PutEvents", AwsError(400, "AccessDeniedException"))
+
+    with pytest.raises(EventPutFailed) as caught:
+        bus.put(EVENT)
+
+    assert (caught.value.message, caught.value.http_status, caught.value.request_id) == (
+        "injected",
+        400,
+        "injected-request-id",
+    )

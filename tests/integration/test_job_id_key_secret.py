@@ -4,6 +4,7 @@ says which secret and why."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections import Counter
 from typing import Any
@@ -94,10 +95,10 @@ def test_a_throttled_read_is_retried_and_a_failed_cold_start_is_tried_again(aws:
     calls = counted(container.ports.secrets_client())  # before the faults, so that it sees every attempt
     faults = FaultInjector()
     faults.attach(container.ports.secrets_client())
-    # Three attempts per read: the first read fails on all three, the second
-    # read (the environment's next invocation) after one more throttle.
+    # Two attempts per read: the first read fails on both, the second (the
+    # environment's next invocation) after one more throttle.
     throttled = AwsError(400, "ThrottlingException")
-    faults.add("GetSecretValue", throttled, Raise(never_connected), throttled, throttled)
+    faults.add("GetSecretValue", Raise(never_connected), throttled, throttled)
 
     with pytest.raises(RuntimeError, match="could not be read: ThrottlingException"):
         container.jobs_api()
@@ -106,9 +107,63 @@ def test_a_throttled_read_is_retried_and_a_failed_cold_start_is_tried_again(aws:
     assert answer["statusCode"] == 202
     job_id = body_of(answer)["job_id"]
     assert job_id == UuidIds(key).job_id_for_key(owner_of(aws, job_id), "order-1")
-    assert calls["GetSecretValue"] == 5
+    assert calls["GetSecretValue"] == 4
+
+
+def test_a_secrets_manager_that_cannot_be_reached_is_named_as_such(aws: Aws) -> None:
+    name = f"unreachable-key-{aws.table_name}"
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString=secrets.token_urlsafe(32))
+    container = container_reading(aws, name)
+    faults = FaultInjector()
+    faults.attach(container.ports.secrets_client())
+    faults.add("GetSecretValue", Raise(never_connected), Raise(never_connected))
+
+    with pytest.raises(RuntimeError, match=f"the secret {name} could not be read: EndpointConnectionError"):
+        container.jobs_api()
 
 
 def test_the_key_comes_from_one_place_only(aws: Aws) -> None:
     with pytest.raises(ConfigurationError, match="set JOB_ID_KEY or JOB_ID_KEY_SECRET, not both"):
         settings_for(aws, job_id_key="k" * 40, job_id_key_secret="arn:aws:secretsmanager:us-east-1:1:secret:k")
+
+
+def test_in_a_rotation_a_key_made_under_the_old_key_is_found_by_the_new(aws: Aws) -> None:
+    old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    client = boto3.client("secretsmanager")
+    name = f"rotated-key-{aws.table_name}"
+    client.create_secret(Name=name, SecretString=old)
+    before = body_of(container_reading(aws, name).jobs_api()(keyed("order-1"), LocalContext(30_000)))
+    client.put_secret_value(SecretId=name, SecretString=json.dumps({"current": old, "next": new}))
+    first_phase = body_of(container_reading(aws, name).jobs_api()(keyed("order-2"), LocalContext(30_000)))
+    client.put_secret_value(SecretId=name, SecretString=json.dumps({"current": new, "previous": old}))
+    second_phase = container_reading(aws, name).jobs_api()
+
+    again = body_of(second_phase(keyed("order-1"), LocalContext(30_000)))
+    again_2 = body_of(second_phase(keyed("order-2"), LocalContext(30_000)))
+    fresh = body_of(second_phase(keyed("order-3"), LocalContext(30_000)))
+
+    owner = owner_of(aws, before["job_id"])
+    assert before["job_id"] == again["job_id"] == UuidIds(old).job_id_for_key(owner, "order-1")
+    assert first_phase["job_id"] == again_2["job_id"] == UuidIds(old).job_id_for_key(owner, "order-2")
+    assert fresh["job_id"] == UuidIds(new).job_id_for_key(owner, "order-3")
+    assert len(aws.items()) == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (json.dumps({"current": "a" * 40, "next": "b" * 40, "previous": "c" * 40}), "must hold"),
+        (json.dumps({"next": "b" * 40}), "must hold"),
+        (json.dumps({"current": "a" * 40, "next": 7}), "each a string"),
+        (json.dumps({"current": "a" * 40, "next": "a" * 40}), "the same key"),
+        (json.dumps({"current": "a" * 40, "next": "short"}), "at least 32 characters"),
+        ("{not json", "nor a JSON object"),
+    ],
+)
+def test_a_rotation_secret_that_is_not_two_keys_stops_the_cold_start(aws: Aws, value: str, message: str) -> None:
+    name = f"bad-rotation-{aws.table_name}"
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
+
+    with pytest.raises(RuntimeError, match=message) as caught:
+        container_reading(aws, name).jobs_api()
+    assert "a" * 40 not in str(caught.value)

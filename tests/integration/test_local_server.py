@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import os
 import signal
 import socket
 import struct
@@ -17,8 +18,10 @@ import urllib.request
 from collections.abc import Iterator
 from typing import IO, Any
 
+import boto3
 import pytest
 
+from entrypoints.local_server import start_embedded_aws
 from tests.integration.conftest import local_server
 
 
@@ -301,3 +304,15 @@ def test_a_client_that_hangs_up_mid_request_leaves_a_line_not_a_traceback(logged
     assert raw(base, b"GET /jobs/x HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 404
     text = written(log)
     assert "hung up before its answer" in text and "Traceback" not in text
+
+
+def test_make_run_reads_its_key_from_a_secret_of_its_own_as_the_stack_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its own copy of the environment: the embedded AWS rewrites it.
+    monkeypatch.setattr(os, "environ", {**os.environ, "JOB_ID_KEY": "a leftover that must not win" * 2})
+    moto = start_embedded_aws()
+    try:
+        assert "JOB_ID_KEY" not in os.environ
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["JOB_ID_KEY_SECRET"])
+        assert len(secret["SecretString"]) >= 32
+    finally:
+        moto.stop()

@@ -19,12 +19,23 @@ from tests.simulation.wiring import CALLER, GRACE, PRODUCER_TIMEOUT, WORKER_TIME
 from tests.simulation.world import World
 
 
-def producer(world: World, name: str, key: str | None, payload: dict[str, Any] | None = None) -> Actor:
+def producer(
+    world: World,
+    name: str,
+    key: str | None,
+    payload: dict[str, Any] | None = None,
+    *,
+    id_keys: tuple[int, int | None] = (1, None),
+) -> Actor:
+    """A request, in an environment that knows ``id_keys``: the id key it
+    makes keyed ids with, and the rotation's other (``FakeIds``)."""
+    world.id_keys[name] = id_keys
+
     def body() -> None:
         submission = Submission(
             job_type="t", payload=payload or {"n": 1}, correlation_id=name, caller=CALLER, idempotency_key=key
         )
-        job_id = FakeIds().job_id_for_key(CALLER, key) if key else None
+        job_id = FakeIds(key=id_keys[0]).job_id_for_key(CALLER, key) if key else None
         end = world.arrive(name, PRODUCER_TIMEOUT)
         try:
             outcome = world.enqueue(name)(submission, end)

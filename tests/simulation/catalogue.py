@@ -296,6 +296,31 @@ def event_put_raced(w: World) -> Scenario:
     )
 
 
+# A rotation of the id key: phase 1 environments make ids with key 1 and
+# know key 2 as the next; phase 2 ones make them with key 2 and know key 1
+# as the previous. Environments of adjacent phases run at once.
+PHASE_1, PHASE_2 = (1, 2), (2, 1)
+
+
+@case("two same-key producers a rotation's phase apart + worker")
+def rotation_pair(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer-a", "k", id_keys=PHASE_1),
+            producer(w, "producer-b", "k", id_keys=PHASE_2),
+            delivery(w, "worker", 1),
+        ]
+    )
+
+
+@case("two same-key producers a rotation's phase apart, any one fault of either", max_faults=1)
+def rotation_pair_faulted(w: World) -> Scenario:
+    return w.scenario(
+        [producer(w, "producer-a", "k", id_keys=PHASE_1), producer(w, "producer-b", "k", id_keys=PHASE_2)],
+        {"producer-a": Faults(free=True), "producer-b": Faults(free=True)},
+    )
+
+
 CATALOGUE = [
     producer_and_worker,
     two_deliveries,
@@ -319,6 +344,8 @@ CATALOGUE = [
     retried_message_gone,
     event_put_crashed,
     event_put_raced,
+    rotation_pair,
+    rotation_pair_faulted,
 ]
 
 
@@ -383,6 +410,7 @@ PROVE = [
             killed_then_reconciled,
             worker_killed,
             deleted_message_redelivered,
+            rotation_pair,
         )
     ),
     same_key_pair_reconciled_later,

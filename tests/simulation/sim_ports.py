@@ -80,8 +80,10 @@ class SimRepository:
         self._world = world
         self._table = JobTable(world.jobs, world.clock, JOB_RETENTION, wrote=world.wrote)
 
-    def create(self, job: Job) -> None:
-        self._write("create", job.job_id, lambda: self._table.create(job))
+    def create(self, job: Job, unless_taken: str | None = None) -> None:
+        # A guarded create reads a second item: it touches both (no target).
+        target = job.job_id if unless_taken is None else None
+        self._write("create", target, lambda: self._table.create(job, unless_taken))
 
     def save(self, job: Job, expected: Expected) -> None:
         self._write("save", job.job_id, lambda: self._table.save(job, expected))
@@ -94,7 +96,7 @@ class SimRepository:
         self._before(self._world.variant("find", "job-*", False, READ_FAULTS))
         return self._table.due(watch, before, limit)
 
-    def _write(self, op: str, job_id: str, action: Callable[[], None]) -> None:
+    def _write(self, op: str, job_id: str | None, action: Callable[[], None]) -> None:
         fault = _fault(self._world.variant(op, job_id, True, STORE_FAULTS))
         if fault is None:
             action()

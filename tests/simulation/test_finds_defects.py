@@ -91,3 +91,32 @@ def test_a_worker_that_leaves_a_job_waiting_is_found_whatever_the_client_was_tol
 
     with pytest.raises(Counterexample):
         explore(build, expected=(Crash,))
+
+
+def test_a_rotation_that_skips_its_first_phase_makes_two_jobs_of_one_key() -> None:
+    """An environment that knows only the old key beside one that makes ids
+    with the new: the guard on the old id cannot hold off a create that
+    checks nothing, so one key gets two jobs (I9). Hence the first phase."""
+
+    def skipped(scheduler: Scheduler) -> Scenario:
+        world = World(scheduler)
+        return world.scenario(
+            [producer(world, "old-only", "k", id_keys=(1, None)), producer(world, "phase-2", "k", id_keys=(2, 1))]
+        )
+
+    with pytest.raises(Counterexample) as found:
+        explore(skipped, expected=(Crash,))
+
+    assert "I9" in str(found.value)
+    schedule = [(actor, step.op) for actor, step, _ in found.value.trace]
+    assert schedule.index(("phase-2", "create")) < schedule.index(("old-only", "create"))
+
+
+def test_a_rotation_in_its_two_phases_keeps_one_job_per_key() -> None:
+    def phased(scheduler: Scheduler) -> Scenario:
+        world = World(scheduler)
+        return world.scenario(
+            [producer(world, "phase-1", "k", id_keys=(1, 2)), producer(world, "phase-2", "k", id_keys=(2, 1))]
+        )
+
+    assert explore(phased, expected=(Crash,)).executions > 1

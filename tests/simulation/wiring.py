@@ -55,7 +55,7 @@ class Wiring:
             clock=providers.Callable(lambda: self._world().clock),
             sleeper=providers.Callable(lambda: self._world().clock),
             metrics=providers.Callable(lambda: self._world().metrics),
-            ids=providers.Callable(lambda: FakeIds(self.actor)),
+            ids=providers.Callable(lambda: FakeIds(self.actor, *self._world().id_keys.get(self.actor, (1, None)))),
             rng=providers.Callable(seeded, 0),
             handlers=providers.Callable(lambda: SimHandlers(self._world())),
             bus=providers.Callable(lambda: SimEventBus(self._world())),

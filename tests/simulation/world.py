@@ -77,6 +77,8 @@ class World:
         # Jobs whose message an adversary purged, or that expired while the actors ran.
         self.lost: set[str] = set()
         self.settling = False
+        # The id keys each producer's environment knows (a rotation under way).
+        self.id_keys: dict[str, tuple[int, int | None]] = {}
         # Tests swap in a defective worker to show that the exploration finds it.
         self.worker_class: type[ProcessJobMessage] = ProcessJobMessage
 

@@ -116,9 +116,10 @@ def test_a_missing_required_variable_is_named(missing: str) -> None:
         ("JOB_RETENTION_DAYS", "0"),
         ("JOB_ID_KEY", "short-secret"),
         ("JOB_ID_KEY", ""),
+        ("JOB_ID_KEY_SECRET", " "),
         ("JOB_ID_KEY", "{{resolve:secretsmanager:None:SecretString:::}}"),
         ("JOB_RETENTION_DAYS", "3651"),
-        ("JOB_RETRY_MAX_DELAY_S", "43201"),  # beyond SQS's longest visibility timeout
+        ("JOB_RETRY_MAX_DELAY_S", "42301"),  # beyond SQS's 12 hours less a worker's longest run
         ("JOB_RETRY_MAX_DELAY_S", "1"),  # below the base delay
         ("MAX_RESULT_BYTES", "131073"),
         ("REJECT_UNKNOWN_TYPES", "yes"),
@@ -137,6 +138,10 @@ def test_the_job_id_key_is_read_and_never_shown() -> None:
 
     assert settings.job_id_key == secret and settings.job_retention.days == 7
     assert secret not in repr(settings)
+
+
+def test_the_longest_retry_delay_is_sqss_twelve_hours_less_a_workers_longest_run() -> None:
+    assert Settings.from_env({**REQUIRED, "JOB_RETRY_MAX_DELAY_S": "42300"}).job_retry_max_delay_s == 42300
 
 
 def test_the_key_may_come_from_a_secret_named_instead() -> None:

@@ -15,7 +15,7 @@ from domain.job import JobStatus
 from domain.outcomes import Accepted, ContentRejected, Failed, InFlight, KeyReused, Unavailable, Unsettled
 from domain.retry import RetryPolicy
 from tests.conftest import Records
-from tests.fakes import EPOCH, FakeIds, FakeJobPublisher, Lost, Meanwhile, send_failure, store_failure
+from tests.fakes import EPOCH, FakeIds, FakeJobPublisher, Lost, Meanwhile, keyed_id, send_failure, store_failure
 from tests.unit.conftest import CALLER, World
 
 THROTTLED = send_failure(FailureKind.THROTTLED, "RequestThrottled", 400)
@@ -807,3 +807,48 @@ class TestAKeyedCreateThatDidNotGoThrough:
         world.jobs.fail("get", *[self.THROTTLED_STORE] * 3)
 
         assert world.submit(key="k1") == Unsettled(K1, self.error(world))
+
+
+class TestARotationOfTheIdKey:
+    """While the id key is rotated, a key's job may have been made under
+    the rotation's other key: the request is about that job."""
+
+    @staticmethod
+    def rotated(world: World) -> None:
+        # An environment of the rotation's second phase: ids with key 2, key 1 the previous.
+        world.ids = FakeIds(key=2, other_key=1)
+
+    def test_a_key_whose_job_was_made_with_the_other_key_is_answered_for_that_job(self, world: World) -> None:
+        world.submit(key="k1")
+        self.rotated(world)
+
+        assert world.submit(key="k1") == Accepted(K1, replayed=True)
+        assert set(world.jobs.jobs) == {K1}
+
+    def test_a_new_key_is_made_with_the_current_key(self, world: World) -> None:
+        self.rotated(world)
+
+        assert world.submit(key="k1") == Accepted(keyed_id(CALLER, "k1", 2))
+
+    def test_another_body_under_the_other_keys_job_is_422_naming_it(self, world: World) -> None:
+        world.submit(key="k1")
+        self.rotated(world)
+
+        assert world.submit(key="k1", payload={"n": 2}) == KeyReused(K1)
+
+    def test_a_refused_create_looks_for_the_key_under_both_ids(self, world: World) -> None:
+        world.submit(key="k1")
+        self.rotated(world)
+        world.jobs.fail("create", *[store_failure(FailureKind.THROTTLED)] * 3)
+        gets = world.jobs.calls["get"]
+
+        assert world.submit(key="k1") == Accepted(K1, replayed=True)
+        assert world.jobs.calls["get"] - gets == 2
+
+    def test_a_pending_job_under_the_other_id_is_re_driven_under_its_own_id(self, world: World) -> None:
+        world.queue.fail(*[THROTTLED] * 4)
+        world.submit(key="k1")
+        self.rotated(world)
+
+        assert world.submit(key="k1") == Accepted(K1)
+        assert set(world.jobs.jobs) == {K1} and world.jobs.jobs[K1].accepted

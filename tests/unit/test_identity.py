@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from typing import Any
 
@@ -74,6 +76,22 @@ def test_a_keyed_id_cannot_be_computed_without_the_deployments_secret() -> None:
     assert uuid.UUID(mine).version == 8 and uuid.UUID(mine).variant == uuid.RFC_4122
 
 
+def test_a_keyed_id_is_the_documented_hmac_so_no_change_re_keys_stored_jobs() -> None:
+    """Pinned: a change to the derivation would give every key of every
+    deployment a new job id, and a retry across it a second job. The
+    expectation is built from the design's words (HMAC-SHA256 of
+    ``len(caller):caller`` then the key; its first 16 bytes with RFC 9562's
+    version 8 and variant bits), not from the code."""
+    caller = "arn:aws:iam::123456789012:role/orders"
+    digest = hmac.new(SECRET.encode(), f"{len(caller)}:{caller}order-1".encode(), hashlib.sha256).digest()
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+
+    assert UuidIds(SECRET).job_id_for_key(caller, "order-1") == str(uuid.UUID(bytes=bytes(raw)))
+    assert UuidIds(SECRET).job_id_for_key("alice", "order-1") == "4055105f-f8d1-8f5a-813f-5a7d572220bb"
+
+
 SSO_ROLE = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0a1b2c3d4e5f6789"
 
 
@@ -108,3 +126,11 @@ def test_the_sessions_of_a_role_are_callers_as_the_scope_says(scope: CallerScope
     assert caller_of({"identity": {"userArn": ROLE_SESSION}}, scope) == service
     bob = caller_of(identity_center("bob@example.com"), scope)
     assert (bob == alice) is (scope is CallerScope.ROLE)
+
+
+def test_job_enqueue_and_claim_ids_are_random_uuids_never_repeated() -> None:
+    ids = UuidIds(SECRET)
+    made = [make() for make in (ids.new_job_id, ids.new_enqueue_id, ids.new_claim_id) for _ in range(50)]
+
+    assert len(set(made)) == len(made)
+    assert all(uuid.UUID(value).version == 4 for value in made)
