@@ -306,11 +306,29 @@ def test_a_client_that_hangs_up_mid_request_leaves_a_line_not_a_traceback(logged
     assert "hung up before its answer" in text and "Traceback" not in text
 
 
+EMBEDDED_SETTINGS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "TABLE_NAME",
+    "QUEUE_URL",
+    "EVENT_BUS_NAME",
+    "JOB_ID_KEY_SECRET",
+    "JOB_HANDLERS",
+)
+
+
 def test_make_run_reads_its_key_from_a_secret_of_its_own_as_the_stack_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Its own copy of the environment: the embedded AWS rewrites it.
-    monkeypatch.setattr(os, "environ", {**os.environ, "JOB_ID_KEY": "a leftover that must not win" * 2})
+    # The embedded AWS rewrites these; monkeypatch puts each back afterwards.
+    for name in EMBEDDED_SETTINGS:
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    monkeypatch.setenv("JOB_ID_KEY", "a leftover that must not win" * 2)
     moto = start_embedded_aws()
     try:
+        host, port = moto.get_host_and_port()
+        assert os.environ["AWS_ENDPOINT_URL"] == f"http://{host}:{port}"
         assert "JOB_ID_KEY" not in os.environ
         secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["JOB_ID_KEY_SECRET"])
         assert len(secret["SecretString"]) >= 32
