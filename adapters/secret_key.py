@@ -41,6 +41,8 @@ class JobIdKeys:
 
     current: str = attrs.field(repr=False)
     other: str | None = attrs.field(default=None, repr=False)
+    # 0: no rotation; 1: the other is the next key; 2: the previous one.
+    phase: int = 0
 
     @classmethod
     def parse(cls, text: str, source: str) -> JobIdKeys:
@@ -62,7 +64,8 @@ class JobIdKeys:
         other = keys.get("next", keys.get("previous"))
         if other == keys["current"]:
             raise SecretUnreadable(f"{source} names the same key as current and as the rotation's other")
-        return cls(keys["current"], other)
+        phase = 1 if "next" in keys else 2 if "previous" in keys else 0
+        return cls(keys["current"], other, phase)
 
 
 def read_secret_string(client: Any, secret_id: str) -> str:

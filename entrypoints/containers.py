@@ -15,6 +15,7 @@ so the same code runs on AWS, on an emulator and behind a proxy.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random
 from collections.abc import Callable
@@ -49,6 +50,8 @@ from ports.events import EventPutFailed
 from ports.handlers import Handlers
 from ports.publisher import SendFailed
 from ports.repository import StoreFailed
+
+log = logging.getLogger("jobs.api")
 
 
 def _dynamodb_config(settings: Settings) -> Config:
@@ -90,6 +93,8 @@ def _job_id_keys(settings: Settings, secrets: Callable[[], Any]) -> JobIdKeys:
     for key in (keys.current, keys.other):
         if key is not None:
             checked_job_id_key(key, source)
+    # Which phase this environment is in, so that a rotation can be followed in the logs.
+    log.info("job-id key read", extra={"secret": settings.job_id_key_secret, "rotation_phase": keys.phase})
     return keys
 
 

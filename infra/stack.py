@@ -62,6 +62,9 @@ def outputs(stack: Stack, service: JobService) -> None:
     CfnOutput(stack, "AlarmTopicArn", value=service.monitoring.topic.topic_arn)
     CfnOutput(stack, "EventBusName", value=service.bus_name, export_name=f"{stack.stack_name}-EventBusName")
     CfnOutput(stack, "EventBusArn", value=service.bus.event_bus_arn, export_name=f"{stack.stack_name}-EventBusArn")
+    # What a rotation of the job-id key names (README, "Rotating the job-id key").
+    CfnOutput(stack, "ApiFunctionName", value=service.functions.api.function_name)
+    CfnOutput(stack, "JobIdKeySecretArn", value=service.functions.job_id_key.secret_arn)
     for name, key in service.api.client_limits.keys.items():
         # The id, never the value: `aws apigateway get-api-key --include-value --api-key <id>`.
         CfnOutput(stack, f"ApiKeyId{name.capitalize()}", value=key.key_id)

@@ -554,6 +554,13 @@ def test_every_alarm_notifies_the_alarm_topic(template: Template) -> None:
     mailed.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"})
 
 
+def test_a_rotation_finds_the_api_function_and_the_key_secret_in_the_outputs(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    [secret] = resources(template, "AWS::SecretsManager::Secret")
+    assert outputs["JobIdKeySecretArn"]["Value"] == {"Ref": secret}
+    assert outputs["ApiFunctionName"]["Value"] == {"Ref": function_named(template, "entrypoints.api.handler")[0]}
+
+
 def test_an_existing_secret_is_given_by_its_arn_and_read_by_the_api_alone() -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:JobIntake-job-id-key-AbCdEf"
     template = Template.from_stack(build(App(context={"aws:cdk:bundling-stacks": [], "job_id_key_secret": arn})))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ from chaos.faults import AwsError, FaultInjector, Raise, never_connected
 from entrypoints.config import ConfigurationError
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
+from tests.conftest import Records
 from tests.events import TESTER, body_of, submit
 from tests.integration.conftest import Aws, settings_for
 
@@ -127,7 +129,10 @@ def test_the_key_comes_from_one_place_only(aws: Aws) -> None:
         settings_for(aws, job_id_key="k" * 40, job_id_key_secret="arn:aws:secretsmanager:us-east-1:1:secret:k")
 
 
-def test_in_a_rotation_a_key_made_under_the_old_key_is_found_by_the_new(aws: Aws) -> None:
+def test_in_a_rotation_a_key_made_under_the_old_key_is_found_by_the_new(
+    aws: Aws, log_of: Callable[[str], Records]
+) -> None:
+    log = log_of("jobs.api")
     old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     client = boto3.client("secretsmanager")
     name = f"rotated-key-{aws.table_name}"
@@ -147,6 +152,9 @@ def test_in_a_rotation_a_key_made_under_the_old_key_is_found_by_the_new(aws: Aws
     assert first_phase["job_id"] == again_2["job_id"] == UuidIds(old).job_id_for_key(owner, "order-2")
     assert fresh["job_id"] == UuidIds(new).job_id_for_key(owner, "order-3")
     assert len(aws.items()) == 3
+    phases = [fields["rotation_phase"] for _, text, fields in log.of("rotation_phase") if text == "job-id key read"]
+    assert phases == [0, 1, 2]
+    assert not any(key in str(record.__dict__) for record in log.records for key in (old, new))
 
 
 @pytest.mark.parametrize(

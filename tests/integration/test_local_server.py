@@ -11,6 +11,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -18,10 +19,8 @@ import urllib.request
 from collections.abc import Iterator
 from typing import IO, Any
 
-import boto3
 import pytest
 
-from entrypoints.local_server import start_embedded_aws
 from tests.integration.conftest import local_server
 
 
@@ -306,31 +305,26 @@ def test_a_client_that_hangs_up_mid_request_leaves_a_line_not_a_traceback(logged
     assert "hung up before its answer" in text and "Traceback" not in text
 
 
-EMBEDDED_SETTINGS = (
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "TABLE_NAME",
-    "QUEUE_URL",
-    "EVENT_BUS_NAME",
-    "JOB_ID_KEY_SECRET",
-    "JOB_HANDLERS",
-)
+# Its own process: moto's state is per process, and the embedded AWS makes
+# fixed names ("jobs") that a second run in one process would find taken.
+EMBEDDED_KEY = """
+import json, os, boto3
+from entrypoints.local_server import start_embedded_aws
+moto = start_embedded_aws()
+host, port = moto.get_host_and_port()
+secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["JOB_ID_KEY_SECRET"])
+print(json.dumps({
+    "endpoint": os.environ["AWS_ENDPOINT_URL"] == f"http://{host}:{port}",
+    "plain_key": "JOB_ID_KEY" in os.environ,
+    "key_length": len(secret["SecretString"]),
+}))
+moto.stop()
+"""
 
 
-def test_make_run_reads_its_key_from_a_secret_of_its_own_as_the_stack_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The embedded AWS rewrites these; monkeypatch puts each back afterwards.
-    for name in EMBEDDED_SETTINGS:
-        monkeypatch.setenv(name, os.environ.get(name, ""))
-    monkeypatch.setenv("JOB_ID_KEY", "a leftover that must not win" * 2)
-    moto = start_embedded_aws()
-    try:
-        host, port = moto.get_host_and_port()
-        assert os.environ["AWS_ENDPOINT_URL"] == f"http://{host}:{port}"
-        assert "JOB_ID_KEY" not in os.environ
-        secret = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["JOB_ID_KEY_SECRET"])
-        assert len(secret["SecretString"]) >= 32
-    finally:
-        moto.stop()
+def test_make_run_reads_its_key_from_a_secret_of_its_own_as_the_stack_does() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["JOB_ID_KEY"] = "a leftover that must not win" * 2
+    run = subprocess.run([sys.executable, "-c", EMBEDDED_KEY], env=env, capture_output=True, text=True, check=True)
+
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"endpoint": True, "plain_key": False, "key_length": 43}

@@ -321,6 +321,19 @@ def rotation_pair_faulted(w: World) -> Scenario:
     )
 
 
+@case("a phase-1 producer killed after its send + reconciler after the grace + a phase-2 retry")
+def rotation_killed_then_reconciled(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer-a", "k", id_keys=PHASE_1),
+            clock_jumps(w, PAST_GRACE),
+            reconciler_run(w),
+            producer(w, "producer-b", "k", id_keys=PHASE_2),
+        ],
+        {"producer-a": Faults({"publish": ["crash-after"]})},
+    )
+
+
 CATALOGUE = [
     producer_and_worker,
     two_deliveries,
@@ -346,6 +359,7 @@ CATALOGUE = [
     event_put_raced,
     rotation_pair,
     rotation_pair_faulted,
+    rotation_killed_then_reconciled,
 ]
 
 

@@ -72,6 +72,12 @@ class SimClock:
         self.slept += seconds
 
 
+def _stem(a: str, b: str) -> str:
+    """The longest beginning ``a`` and ``b`` share."""
+    same = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return a[:same]
+
+
 class SimRepository:
     """``JobRepository`` over the world's dict, with DynamoDB's conditional
     semantics; each call a scheduling point that may meet a fault."""
@@ -81,8 +87,9 @@ class SimRepository:
         self._table = JobTable(world.jobs, world.clock, JOB_RETENTION, wrote=world.wrote)
 
     def create(self, job: Job, unless_taken: str | None = None) -> None:
-        # A guarded create reads a second item: it touches both (no target).
-        target = job.job_id if unless_taken is None else None
+        # A guarded create reads a second item: its target is every id that
+        # begins as both do (the fake's keyed ids share their stem).
+        target = job.job_id if unless_taken is None else _stem(job.job_id, unless_taken) + "*"
         self._write("create", target, lambda: self._table.create(job, unless_taken))
 
     def save(self, job: Job, expected: Expected) -> None:
