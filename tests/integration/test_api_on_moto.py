@@ -274,3 +274,38 @@ def test_a_job_that_could_not_be_recorded_is_not_named_in_the_problem(
     assert response["statusCode"] == 503
     assert "job_id" not in body_of(response)
     assert aws.items() == [] and aws.messages() == []
+
+
+class TestReadingAJobWhenTheStoreFails:
+    """GET /jobs/{id} on a table that does not answer: the truth, and
+    whether to come back."""
+
+    def test_a_throttled_read_is_a_503_that_says_when_to_retry(self, call: Call, faults: FaultInjector) -> None:
+        faults.add("GetItem", *[DDB_THROTTLED] * 3)
+
+        response = call(event("GET", "/jobs/job-1", request_id="read-1"))
+
+        assert response["statusCode"] == 503
+        assert response["headers"]["Retry-After"] == "1"
+        assert response["headers"]["X-Correlation-Id"] == "read-1"
+        problem = body_of(response)
+        assert problem["type"].endswith("/store-unavailable") and problem["title"] == "Job store unavailable"
+        assert (problem["retryable"], problem["job_id"]) == (True, "job-1")
+        assert "ProvisionedThroughputExceededException" in problem["detail"]
+
+    def test_a_read_refused_for_good_is_a_500_without_retry_after(self, call: Call, faults: FaultInjector) -> None:
+        faults.add("GetItem", AwsError(400, "AccessDeniedException"))
+
+        response = call(event("GET", "/jobs/job-1"))
+
+        assert response["statusCode"] == 500
+        assert "Retry-After" not in response["headers"]
+        assert body_of(response)["retryable"] is False
+
+    def test_a_missing_job_is_404_with_the_correlation_id(self, call: Call) -> None:
+        response = call(event("GET", "/jobs/job-1", request_id="read-2"))
+
+        assert response["statusCode"] == 404
+        assert response["headers"]["X-Correlation-Id"] == "read-2"
+        problem = body_of(response)
+        assert (problem["title"], problem["retryable"], problem["job_id"]) == ("Not found", False, "job-1")
