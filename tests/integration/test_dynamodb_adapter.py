@@ -11,11 +11,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from adapters.dynamodb_items import shard_of
+from adapters.dynamodb_items import from_item, shard_of, to_item
 from adapters.dynamodb_repository import DynamoDbJobRepository
 from chaos.faults import AwsError, FaultInjector
-from domain.job import Job, Retention, Watch
-from ports.repository import StoreFailed
+from domain.failures import FailureKind
+from domain.job import Expected, Job, Retention, Watch
+from ports.repository import ConditionFailed, StoreFailed
 from tests.fakes import EPOCH, FakeClock
 from tests.integration.conftest import Aws
 from tests.integration.test_contract import pending
@@ -95,3 +96,44 @@ def test_a_store_failure_carries_awss_code_wording_status_and_request_id(
     failure = caught.value
     assert (failure.code, failure.message, failure.http_status) == (fault.code, "injected", status)
     assert failure.request_id
+
+
+@pytest.mark.parametrize("operation", ["PutItem", "Query"])
+def test_a_save_or_a_query_the_table_refuses_is_a_store_failure_of_its_kind(aws: Aws, operation: str) -> None:
+    client = boto3.client("dynamodb", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    store = DynamoDbJobRepository(client, aws.table_name, FakeClock(EPOCH), Retention(timedelta(days=30)))
+    job = waiting(1)
+    store.create(job)
+    faults = FaultInjector()
+    faults.attach(client)
+    faults.add(operation, AwsError(400, "ThrottlingException"))
+
+    with pytest.raises(StoreFailed) as caught:
+        if operation == "PutItem":
+            store.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
+        else:
+            store.find_due(Watch.CONFIRMATION, EPOCH + timedelta(days=1), 10)
+
+    assert (caught.value.kind, caught.value.code) == (FailureKind.THROTTLED, "ThrottlingException")
+
+
+def test_a_failed_save_names_its_job_and_what_is_stored(aws: Aws) -> None:
+    store = repository(aws)
+    job = waiting(1)
+    store.create(job)
+    taken = job.processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
+    store.save(taken, Expected.of(job))
+
+    with pytest.raises(ConditionFailed) as caught:
+        store.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
+
+    assert caught.value.current == taken
+    assert str(caught.value) == f"job {job.job_id} is not in the expected state"
+
+
+def test_an_item_written_before_jobs_had_owners_is_no_callers() -> None:
+    job = waiting(1)
+    item = to_item(job, Retention(timedelta(days=30)))
+    del item["owner"]
+
+    assert from_item(item).owner == ""

@@ -82,14 +82,20 @@ def test_a_keyed_id_is_the_documented_hmac_so_no_change_re_keys_stored_jobs() ->
     expectation is built from the design's words (HMAC-SHA256 of
     ``len(caller):caller`` then the key; its first 16 bytes with RFC 9562's
     version 8 and variant bits), not from the code."""
-    caller = "arn:aws:iam::123456789012:role/orders"
-    digest = hmac.new(SECRET.encode(), f"{len(caller)}:{caller}order-1".encode(), hashlib.sha256).digest()
-    raw = bytearray(digest[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x80
-    raw[8] = (raw[8] & 0x3F) | 0x80
 
-    assert UuidIds(SECRET).job_id_for_key(caller, "order-1") == str(uuid.UUID(bytes=bytes(raw)))
-    assert UuidIds(SECRET).job_id_for_key("alice", "order-1") == "4055105f-f8d1-8f5a-813f-5a7d572220bb"
+    def by_the_design(caller: str, key: str) -> str:
+        digest = hmac.new(SECRET.encode(), f"{len(caller)}:{caller}{key}".encode(), hashlib.sha256).digest()
+        raw = bytearray(digest[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return str(uuid.UUID(bytes=bytes(raw)))
+
+    ids = UuidIds(SECRET)
+    # Enough pairs that every bit the layout sets or clears starts both ways in some digest.
+    for n in range(64):
+        caller = f"arn:aws:iam::123456789012:role/orders-{n}"
+        assert ids.job_id_for_key(caller, f"order-{n}") == by_the_design(caller, f"order-{n}")
+    assert ids.job_id_for_key("alice", "order-1") == "4055105f-f8d1-8f5a-813f-5a7d572220bb"
 
 
 SSO_ROLE = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PowerUser_0a1b2c3d4e5f6789"
