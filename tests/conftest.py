@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from adapters.json_logging import JsonFormatter
 from tests.property.stats import STATS
 from tests.simulation.figures import FIGURES
 
@@ -42,19 +44,46 @@ class Records(logging.Handler):
 
 
 @pytest.fixture
-def log_of() -> Iterator[Callable[[str], Records]]:
-    """``log_of("jobs.enqueue")``: the records that logger writes from now
-    on, at INFO and above."""
-    attached: list[tuple[logging.Logger, Records, int]] = []
+def listening() -> Iterator[Callable[[str, logging.Handler], None]]:
+    """``listening(logger name, handler)``: the handler hears that logger
+    at INFO and above until the test ends."""
+    attached: list[tuple[logging.Logger, logging.Handler, int]] = []
 
-    def attach(name: str) -> Records:
-        logger, records = logging.getLogger(name), Records()
-        attached.append((logger, records, logger.level))
+    def attach(name: str, handler: logging.Handler) -> None:
+        logger = logging.getLogger(name)
+        attached.append((logger, handler, logger.level))
         logger.setLevel(logging.INFO)
-        logger.addHandler(records)
-        return records
+        logger.addHandler(handler)
 
     yield attach
-    for logger, records, level in attached:
-        logger.removeHandler(records)
+    for logger, handler, level in reversed(attached):
+        logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture
+def log_of(listening: Callable[[str, logging.Handler], None]) -> Callable[[str], Records]:
+    """``log_of("jobs.enqueue")``: the records that logger writes from now
+    on, at INFO and above."""
+
+    def attach(name: str) -> Records:
+        records = Records()
+        listening(name, records)
+        return records
+
+    return attach
+
+
+@pytest.fixture
+def json_log_of(listening: Callable[[str, logging.Handler], None]) -> Callable[[str], io.StringIO]:
+    """``json_log_of("jobs")``: the lines that logger writes from now on,
+    at INFO and above, formatted as in Lambda (the log context included)."""
+
+    def attach(name: str) -> io.StringIO:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter())
+        listening(name, handler)
+        return stream
+
+    return attach

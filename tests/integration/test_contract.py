@@ -179,6 +179,7 @@ class TestJobRepository:
         with pytest.raises(ConditionFailed) as caught:
             repository.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
         assert caught.value.current == taken
+        assert str(caught.value) == f"job {job.job_id} is not in the expected state"
 
     def test_a_save_insists_on_the_enqueue_id_too(self, repository: JobRepository) -> None:
         job = queued(pending())

@@ -16,7 +16,7 @@ from adapters.dynamodb_repository import DynamoDbJobRepository
 from chaos.faults import AwsError, FaultInjector
 from domain.failures import FailureKind
 from domain.job import Expected, Job, Retention, Watch
-from ports.repository import ConditionFailed, StoreFailed
+from ports.repository import StoreFailed
 from tests.fakes import EPOCH, FakeClock
 from tests.integration.conftest import Aws
 from tests.integration.test_contract import pending
@@ -115,20 +115,6 @@ def test_a_save_or_a_query_the_table_refuses_is_a_store_failure_of_its_kind(aws:
             store.find_due(Watch.CONFIRMATION, EPOCH + timedelta(days=1), 10)
 
     assert (caught.value.kind, caught.value.code) == (FailureKind.THROTTLED, "ThrottlingException")
-
-
-def test_a_failed_save_names_its_job_and_what_is_stored(aws: Aws) -> None:
-    store = repository(aws)
-    job = waiting(1)
-    store.create(job)
-    taken = job.processing(claim_id="claim-1", at=EPOCH, until=EPOCH)
-    store.save(taken, Expected.of(job))
-
-    with pytest.raises(ConditionFailed) as caught:
-        store.save(job.sent(attempts=1, at=EPOCH), Expected.of(job))
-
-    assert caught.value.current == taken
-    assert str(caught.value) == f"job {job.job_id} is not in the expected state"
 
 
 def test_an_item_written_before_jobs_had_owners_is_no_callers() -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
 from adapters.emf_metrics import EmfMetrics
-from adapters.json_logging import JsonFormatter
 from chaos.faults import AwsError, FaultInjector
 from entrypoints.containers import Container
 from entrypoints.lambda_context import LocalContext
@@ -21,18 +19,9 @@ SECRET = "payload-secret-5f1c"
 
 
 @pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
+def json_log(json_log_of: Callable[[str], io.StringIO]) -> io.StringIO:
     """What the service logs, formatted as in Lambda."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("jobs")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+    return json_log_of("jobs")
 
 
 @pytest.fixture

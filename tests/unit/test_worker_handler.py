@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import pytest
-
-from adapters.json_logging import JsonFormatter
 from domain.failures import FailureKind
 from domain.work import IncomingMessage, RetryLater, WorkResult
 from entrypoints.batch_worker import SqsBatchWorker
@@ -88,30 +85,10 @@ def test_a_retry_comes_back_after_its_backoff_and_the_rest_of_the_batch_is_done(
     assert visibility.postponed == [("rh-flaky", 17)]
 
 
-class Lines(logging.Handler):
-    """Each line as the service writes it, its context included."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(JsonFormatter())
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-
-@pytest.fixture
-def lines() -> Iterator[Lines]:
-    logger, handler = logging.getLogger("jobs.worker"), Lines()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def test_each_records_lines_say_what_became_of_it_under_its_correlation_id(lines: Lines) -> None:
+def test_each_records_lines_say_what_became_of_it_under_its_correlation_id(
+    json_log_of: Callable[[str], io.StringIO],
+) -> None:
+    log = json_log_of("jobs.worker")
     traced = {**record("ok"), "messageAttributes": {"correlation_id": {"stringValue": "corr-ok"}}}
     malformed = {**record("bad"), "body": "not json"}
     handler = worker(
@@ -125,7 +102,8 @@ def test_each_records_lines_say_what_became_of_it_under_its_correlation_id(lines
 
     handler({"Records": [traced, malformed, record("store"), record("bug"), record("flaky")]}, LocalContext(30_000))
 
-    said = {(line["message_id"], line["message"]): line for line in lines.lines}
+    lines = [json.loads(line) for line in log.getvalue().splitlines()]
+    said = {(line["message_id"], line["message"]): line for line in lines}
     ok = said[("m-ok", "message handled")]
     assert (ok["correlation_id"], ok["job_id"], ok["enqueue_id"], ok["result"]) == ("corr-ok", "ok", "e", "processed")
     assert said[("m-bad", "not a job message; left for the dead-letter queue")]["correlation_id"] == "m-bad"
