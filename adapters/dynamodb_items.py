@@ -9,6 +9,7 @@ from typing import Any
 
 from domain.failures import FailureKind, LastError, Service
 from domain.job import Job, JobStatus, Retention, Watch
+from ports.repository import JobSummary
 
 # The reconciler's sparse index: only jobs the reconciler watches (QUEUED or
 # PROCESSING) carry its keys. The partition key is the watch and a shard, so
@@ -16,6 +17,11 @@ from domain.job import Job, JobStatus, Retention, Watch
 # write to one index partition; the sort key is when the watch started.
 WATCH_INDEX = "watched-by-age"
 WATCH_SHARDS = 4
+# Each caller's jobs, newest first: partition by owner, sorted by creation.
+# It holds only what a list shows, so that the payload and the result are
+# not copied into it on every save.
+OWNER_INDEX = "owned-by-age"
+OWNER_INDEX_ATTRIBUTES = ("type", "status", "updated_at", "attempts", "claims", "last_error", "cancel_requested")
 # The table's TTL attribute: epoch seconds, on settled jobs only.
 EXPIRY = "expires_at"
 
@@ -54,6 +60,10 @@ def to_item(job: Job, retention: Retention) -> Item:
         item["claims"] = {"N": str(job.claims)}
     if job.result is not None:
         item["result"] = {"S": job.result}
+    if job.payload is not None:
+        item["payload"] = {"S": job.payload}
+    if job.cancel_requested:
+        item["cancel_requested"] = {"BOOL": True}
     for name in ("unconfirmed_since", "lease_until", "sent_at", "claim_until", "event_due"):
         moment = getattr(job, name)
         if moment is not None:
@@ -79,7 +89,6 @@ def to_item(job: Job, retention: Retention) -> Item:
 
 
 def from_item(item: Item) -> Job:
-    error = item.get("last_error", {}).get("M")
     return Job(
         job_id=item["job_id"]["S"],
         job_type=item["type"]["S"],
@@ -102,15 +111,37 @@ def from_item(item: Item) -> Job:
         claims=int(item.get("claims", {}).get("N", "0")),
         result=item.get("result", {}).get("S"),
         event_due=_optional_time(item, "event_due"),
-        last_error=None
-        if error is None
-        else LastError(
-            code=error["code"]["S"],
-            kind=FailureKind(error["kind"]["S"]),
-            message=error["message"]["S"],
-            at=_time(error["at"]),
-            service=Service(error["service"]["S"]) if "service" in error else None,
-        ),
+        payload=item.get("payload", {}).get("S"),
+        cancel_requested=item.get("cancel_requested", {}).get("BOOL", False),
+        last_error=_last_error(item),
+    )
+
+
+def summary_from_item(item: Item) -> JobSummary:
+    """A job as the owner index holds it."""
+    return JobSummary(
+        job_id=item["job_id"]["S"],
+        job_type=item["type"]["S"],
+        status=JobStatus(item["status"]["S"]),
+        created_at=_time(item["created_at"]),
+        updated_at=_time(item["updated_at"]),
+        attempts=int(item["attempts"]["N"]),
+        claims=int(item.get("claims", {}).get("N", "0")),
+        last_error=_last_error(item),
+        cancel_requested=item.get("cancel_requested", {}).get("BOOL", False),
+    )
+
+
+def _last_error(item: Item) -> LastError | None:
+    error = item.get("last_error", {}).get("M")
+    if error is None:
+        return None
+    return LastError(
+        code=error["code"]["S"],
+        kind=FailureKind(error["kind"]["S"]),
+        message=error["message"]["S"],
+        at=_time(error["at"]),
+        service=Service(error["service"]["S"]) if "service" in error else None,
     )
 
 

@@ -10,17 +10,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from adapters.aws_errors import classify
 from adapters.dynamodb_items import (
     EXPIRY,
+    OWNER_INDEX,
     WATCH_INDEX,
     WATCH_SHARDS,
     expired,
     from_item,
     iso,
+    summary_from_item,
     to_item,
     watch_partition,
 )
 from domain.failures import FailureKind
-from domain.job import Expected, Job, Retention, Watch
-from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
+from domain.job import Expected, Job, JobStatus, Retention, Watch
+from ports.repository import AlreadyExists, ConditionFailed, JobSummary, Page, Position, StoreFailed
 from ports.runtime import Clock
 
 STORE_ERRORS = {
@@ -40,6 +42,10 @@ STORE_ERRORS = {
     "ValidationException": FailureKind.PERMANENT,
     "ItemCollectionSizeLimitExceededException": FailureKind.PERMANENT,
 }
+
+# A list request reads at most this many index pages: a status filter that
+# matches little answers a short page with a cursor rather than read on.
+_MAX_LIST_QUERIES = 5
 
 _ABSENT = "attribute_not_exists(job_id) OR #expiry <= :now"
 
@@ -123,6 +129,43 @@ class DynamoDbJobRepository:
         item = answer.get("Item")
         return from_item(item) if item and not expired(item, self._clock.now()) else None
 
+    def list_owned(self, owner: str, status: JobStatus | None, limit: int, after: Position | None) -> Page:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            # Applied after the read: a rare status costs the reads of the
+            # jobs it skips (bounded below), not a second index.
+            request["FilterExpression"] = "#status = :status"
+            request["ExpressionAttributeNames"]["#status"] = "status"
+            request["ExpressionAttributeValues"][":status"] = {"S": status.value}
+        if after is not None:
+            request["ExclusiveStartKey"] = _owner_key(owner, after)
+        found: list[JobSummary] = []
+        position = after
+        for _ in range(_MAX_LIST_QUERIES):
+            request["Limit"] = limit - len(found)
+            try:
+                answer = self._client.query(**request)
+            except (ClientError, BotoCoreError) as exc:
+                raise _store_failed(exc) from exc
+            now = self._clock.now()
+            found.extend(summary_from_item(item) for item in answer.get("Items", []) if not expired(item, now))
+            last = answer.get("LastEvaluatedKey")
+            if last is None:
+                return Page(found, None)
+            position = (datetime.fromisoformat(last["created_at"]["S"]), last["job_id"]["S"])
+            if len(found) >= limit:
+                break
+            request["ExclusiveStartKey"] = last
+        # A page that ends early (a filter that skipped many) still says where to go on.
+        return Page(found, position)
+
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         # Each shard's oldest, merged by age: a backlog in one shard must not
         # starve the others.
@@ -150,6 +193,11 @@ class DynamoDbJobRepository:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return found
+
+
+def _owner_key(owner: str, position: Position) -> dict[str, Any]:
+    created_at, job_id = position
+    return {"owner": {"S": owner}, "created_at": {"S": iso(created_at)}, "job_id": {"S": job_id}}
 
 
 def _taken_in_transaction(exc: ClientError) -> dict[str, Any] | None:

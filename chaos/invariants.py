@@ -1,4 +1,5 @@
-"""Invariants I1-I9, checked on what a run leaves behind.
+"""Invariants I1-I10, checked on what a run leaves behind (I10, the
+owner's cancel, by the simulation's world as it runs: ``tests/simulation/world.py``).
 
 One checker for the stateful test, the simulation and the chaos run. It
 reads the answers the clients were given, the jobs as stored, the messages
@@ -19,8 +20,8 @@ from domain.failures import FailureKind
 from domain.job import FINAL, TAKEN, Job, JobStatus
 
 # Answers about the request, not the job: they promise nothing about it.
-ABOUT_THE_REQUEST = frozenset({409, 422})
-NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9")
+ABOUT_THE_REQUEST = frozenset({404, 409, 422})
+NAMES = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10")
 
 
 @attrs.frozen
@@ -41,11 +42,13 @@ class Run:
     attempt: int
     started_at: datetime
     lease_until: datetime
+    # The episode's enqueue_id: a re-run's attempts count from one again.
+    episode: str = ""
 
     @classmethod
     def of(cls, job: Job) -> Run:
         assert job.claim_until is not None
-        return cls(job.job_id, job.claims, job.updated_at, job.claim_until)
+        return cls(job.job_id, job.claims, job.updated_at, job.claim_until, job.enqueue_id or "")
 
 
 @attrs.frozen
@@ -117,18 +120,21 @@ def check(
     max_attempts: int = 3,
     events: Collection[Final] | None = None,
     finals: Collection[Final] = (),
+    cancelled: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Violations by invariant, at quiescence: every actor stopped, the
     queue drained by honest workers, the reconciler run. ``lost``: jobs whose
     message an adversary removed (deleted, or let expire). ``events``: the
     completion events put, and ``finals`` every final state ever stored (I8,
-    checked when given)."""
+    checked when given). ``cancelled``: jobs their owner's cancel wrote to."""
     answers = list(answers)
     last = binding(answers)
     problems: dict[str, list[str]] = defaultdict(list)
     for job_id, answer in last.items():
         job = jobs.get(job_id)
         status = None if job is None else job.status
+        if status is JobStatus.CANCELLED and job_id in cancelled:
+            continue  # its owner cancelled it since: true of any earlier answer
         if answer.status == 202:
             if job is None or not (status in TAKEN or live(job, messages)):
                 problems["I1"].append(f"{job_id}: 202 but {status}")
@@ -184,9 +190,12 @@ def run_problems(runs: Iterable[Run], last: Mapping[str, Answer], max_attempts: 
         answer = last.get(job_id)
         if answer is not None and (answer.status == 503 or 400 <= answer.status < 500):
             problems.append(f"{job_id}: processed after a {answer.status}")
-        attempts = [run.attempt for run in job_runs]
-        if attempts != sorted(set(attempts)) or attempts[-1] > max_attempts:
-            problems.append(f"{job_id}: attempts {attempts}")
+        episodes: dict[str, list[int]] = defaultdict(list)
+        for run in job_runs:
+            episodes[run.episode].append(run.attempt)
+        for attempts in episodes.values():
+            if attempts != sorted(set(attempts)) or attempts[-1] > max_attempts:
+                problems.append(f"{job_id}: attempts {attempts}")
         for before, after in itertools.pairwise(job_runs):
             if after.started_at < before.lease_until:
                 problems.append(f"{job_id}: attempt {after.attempt} began inside attempt {before.attempt}'s lease")

@@ -25,6 +25,7 @@ from domain.outcomes import (
     Outcome,
     Unavailable,
     Unsettled,
+    WrongState,
 )
 
 
@@ -69,9 +70,9 @@ def answer(
             # Confirmed, or a worker took the message: it is live or in use.
             return Accepted(job_id)
         if stored is not None and stored.status is JobStatus.PENDING:
-            settled_on = error or stored.last_error
-            if settled_on is not None:
-                return _settled(job_id, settled_on, retry_after)
+            settled_with = error or stored.last_error
+            if settled_with is not None:
+                return settled_on(job_id, settled_with, retry_after)
         # Still QUEUED as we left it, or moved on to another episode: a
         # state this request cannot vouch for.
         return Unsettled(job_id, error or superseded(now))
@@ -79,12 +80,16 @@ def answer(
     if stored is None:
         if error is not None:
             # Nothing was recorded: no job to name (a GET for it would be 404).
-            return _settled(None, error, retry_after)
+            return settled_on(None, error, retry_after)
         return _go_on(job_id, write)
     if stored.request_hash != ours.request_hash:
         return KeyReused(job_id)
     if stored.accepted:
         return Accepted(job_id, replayed=True)
+    if stored.status is JobStatus.CANCELLED:
+        # Its owner stopped it: the key does not start it again by itself.
+        why = f"the job was cancelled; POST /jobs/{job_id}/retry runs it again"
+        return WrongState(job_id, stored.status.value, why)
     if stored.awaiting_confirmation and not stored.lease_expired(now):
         return InFlight(job_id)
     if stored.status is JobStatus.PENDING and stored.last_error is not None:
@@ -95,7 +100,9 @@ def answer(
     if error is not None:
         # The store failed this request's write: PENDING answers for the
         # failure; an abandoned episode is the reconciler's to settle.
-        return _settled(job_id, error, retry_after) if stored.status is JobStatus.PENDING else Unsettled(job_id, error)
+        if stored.status is JobStatus.PENDING:
+            return settled_on(job_id, error, retry_after)
+        return Unsettled(job_id, error)
     return _go_on(job_id, write)
 
 
@@ -115,7 +122,7 @@ def superseded(at: datetime) -> LastError:
     return LastError("Superseded", FailureKind.AMBIGUOUS, "the job was moved by another actor", at)
 
 
-def _settled(job_id: str | None, error: LastError, retry_after: RetryAfter) -> Outcome:
+def settled_on(job_id: str | None, error: LastError, retry_after: RetryAfter) -> Outcome:
     """The answer for a job settled PENDING on ``error`` (or never recorded)."""
     return _final(job_id, error, replayed=False) or Unavailable(job_id, error, retry_after.of(error))
 

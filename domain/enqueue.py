@@ -12,16 +12,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
 import attrs
 
-from domain.answers import RetryAfter, Write, answer
+from domain.answers import RetryAfter, Write, answer, settled_on
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError, OutsideFailure, abandoned
-from domain.job import Expected, Job
-from domain.outcomes import Accepted, Failed, Outcome, Unsettled
+from domain.job import RERUNNABLE, Expected, Job
+from domain.outcomes import Accepted, Failed, InFlight, NotFound, Outcome, RerunOutcome, Unsettled, WrongState
 from domain.retry import Attempted, GaveUp, GiveUp, Retrier, Retry
 from domain.store_retrier import StoreRetrier
 from domain.submission import Submission
@@ -62,7 +63,35 @@ class EnqueueJob:
 
     def __call__(self, submission: Submission, deadline: datetime) -> Outcome:
         budget = Budget.ending(deadline, self._settings.deadline_margin)
-        recorded = self._record(submission, budget)
+        return self._drive(submission, self._record(submission, budget), budget)
+
+    def rerun(self, job_id: str, caller: str, correlation_id: str, deadline: datetime) -> RerunOutcome:
+        """Re-drive a job whose last episode ended without a result (FAILED,
+        CANCELLED, or PENDING after a failed send) from its stored payload:
+        a new episode under the same id, answered as a submission is."""
+        budget = Budget.ending(deadline, self._settings.deadline_margin)
+        try:
+            job = self._store.run(lambda: self._jobs.get(job_id), budget.settle_by)
+        except StoreFailed as exc:
+            return self._unwritten(job_id, exc)
+        if job is None or not job.visible_to(caller):
+            return NotFound(job_id)
+        refused = rerun_refusal(job, self._clock.now())
+        if refused is not None:
+            return refused
+        assert job.payload is not None  # rerun_refusal refuses a job without one
+        submission = Submission(
+            job_type=job.job_type,
+            payload=json.loads(job.payload),
+            correlation_id=correlation_id,
+            caller=caller,
+            idempotency_key=job.idempotency_key,
+        )
+        return self._drive(submission, self._reopen(job, submission, budget), budget)
+
+    def _drive(self, submission: Submission, recorded: Job | Outcome, budget: Budget) -> Outcome:
+        """Send the recorded episode and confirm it or roll it back; or
+        answer what recording it came to."""
         if isinstance(recorded, Job):
             failure, attempts = self._send(recorded, submission, budget)
             if failure is None:
@@ -94,6 +123,7 @@ class EnqueueJob:
             owner=submission.caller,
             idempotency_key=key,
             at=now,
+            payload=submission.payload_json,
         ).queued(
             enqueue_id=self._ids.new_enqueue_id(),
             correlation_id=submission.correlation_id,
@@ -168,6 +198,36 @@ class EnqueueJob:
             return self._answer(existing, requeued, write, exc.as_last_error(self._clock.now()))
         log.info("job re-driven", extra=_fields(requeued, previous_status=existing.status.value))
         return requeued
+
+    def _reopen(self, job: Job, submission: Submission, budget: Budget) -> Job | Outcome:
+        """The job QUEUED in a new episode, in one conditional write."""
+        now = self._clock.now()
+        requeued = job.reopened(at=now).queued(
+            enqueue_id=self._ids.new_enqueue_id(),
+            correlation_id=submission.correlation_id,
+            at=now,
+            lease_until=budget.lease_until,
+        )
+        try:
+            self._store.run(lambda: self._jobs.save(requeued, Expected.of(job)), budget.settle_by)
+        except ConditionFailed as exc:
+            if exc.current != requeued:  # else our own ambiguous write landed
+                # Cancelled, re-run or settled meanwhile: the caller asks again.
+                log.info("re-run not started: job moved", extra=_fields(requeued, found=_status(exc.current)))
+                return InFlight(job.job_id)
+        except StoreFailed as exc:
+            return self._unwritten(job.job_id, exc)
+        log.info("job re-run", extra=_fields(requeued, previous_status=job.status.value))
+        self._metrics.count("JobsRerun", job_type=job.job_type)
+        return requeued
+
+    def _unwritten(self, job_id: str, exc: StoreFailed) -> Outcome:
+        """A re-run the store failed before its episode began: the job is as
+        it was, unless the write may have landed."""
+        error = exc.as_last_error(self._clock.now())
+        if exc.kind is FailureKind.AMBIGUOUS:
+            return Unsettled(job_id, error)
+        return settled_on(job_id, error, self._settings.retry_after)
 
     def _send(self, job: Job, submission: Submission, budget: Budget) -> tuple[SendFailed | None, int]:
         """The send's failure (None once a send went through), and the attempts made."""
@@ -268,6 +328,19 @@ class SendAttemptLog:
         )
         if isinstance(decision, Retry):
             self._metrics.count("SendRetries")
+
+
+def rerun_refusal(job: Job, now: datetime) -> WrongState | InFlight | None:
+    """Why ``job`` cannot be re-run now; None if it can."""
+    if job.status not in RERUNNABLE:
+        return WrongState(job.job_id, job.status.value, "only a FAILED, CANCELLED or PENDING job is re-run")
+    if job.event_due is not None:
+        # Its last episode's completion event goes first (normally within
+        # moments of the final write; the reconciler's run at worst).
+        return InFlight(job.job_id)
+    if job.payload is None:
+        return WrongState(job.job_id, job.status.value, "the job was stored before payloads were kept")
+    return None
 
 
 def send_failure(gave_up: GaveUp[SendFailed]) -> SendFailed:

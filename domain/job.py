@@ -23,24 +23,40 @@ class JobStatus(enum.StrEnum):
     PROCESSING = "PROCESSING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    # Its owner cancelled it; the job's messages are then stale.
+    CANCELLED = "CANCELLED"
 
 
 _ALLOWED = {
-    JobStatus.PENDING: {JobStatus.QUEUED},
+    # PENDING -> CANCELLED, QUEUED -> CANCELLED: its owner's cancel.
+    JobStatus.PENDING: {JobStatus.QUEUED, JobStatus.CANCELLED},
     # QUEUED -> FAILED: the reconciler, when the message can no longer exist.
-    JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED},
-    # PROCESSING -> PROCESSING: a worker takes over an expired claim.
+    JobStatus.QUEUED: {JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED},
+    # PROCESSING -> PROCESSING: a worker takes over an expired claim, or its
+    # owner asks it to stop (``cancel_requested``).
     # PROCESSING -> QUEUED: the handler failed and will be retried, when its
     # message comes back (the message stays live: same enqueue_id).
-    JobStatus.PROCESSING: {JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.SUCCEEDED, JobStatus.FAILED},
+    # PROCESSING -> CANCELLED: the handler stopped on a cancel request.
+    JobStatus.PROCESSING: {
+        JobStatus.PROCESSING,
+        JobStatus.QUEUED,
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    },
     JobStatus.SUCCEEDED: set(),
-    JobStatus.FAILED: set(),
+    # FAILED -> PENDING, CANCELLED -> PENDING: a re-run opens a new episode
+    # (``reopened``), stored only once it is QUEUED.
+    JobStatus.FAILED: {JobStatus.PENDING},
+    JobStatus.CANCELLED: {JobStatus.PENDING},
 }
 
 # Statuses that prove a worker received a message of this job (or, for
 # FAILED, that the reconciler settled a job no message could reach any more).
 TAKEN = frozenset({JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
-FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+# What a re-run starts from: a job whose last episode ended without a result.
+RERUNNABLE = frozenset({JobStatus.PENDING, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class Watch(enum.StrEnum):
@@ -103,6 +119,11 @@ class Job:
     # When the job reached its final state, until its completion event is
     # known to be on the bus: the reconciler puts it again after that.
     event_due: datetime | None = None
+    # The payload as the message carries it (compact JSON), kept for a
+    # re-run; None on jobs stored before payloads were kept.
+    payload: str | None = None
+    # Its owner asked a PROCESSING job to stop; its handler can see it.
+    cancel_requested: bool = False
 
     @classmethod
     def submitted(
@@ -115,6 +136,7 @@ class Job:
         owner: str,
         idempotency_key: str | None,
         at: datetime,
+        payload: str | None = None,
     ) -> Job:
         return cls(
             job_id=job_id,
@@ -127,6 +149,7 @@ class Job:
             correlation_id=correlation_id,
             owner=owner,
             idempotency_key=idempotency_key,
+            payload=payload,
         )
 
     @property
@@ -253,6 +276,44 @@ class Job:
             lease_until=None,
             sent_at=None,
             event_due=at,
+        )
+
+    def cancelled(self, *, at: datetime) -> Job:
+        """Its owner's cancel, or its handler stopping on one: final, its
+        messages stale, its completion event due."""
+        return self._to(
+            JobStatus.CANCELLED,
+            at,
+            claim_until=None,
+            unconfirmed_since=None,
+            lease_until=None,
+            sent_at=None,
+            event_due=at,
+        )
+
+    def cancel_asked(self, *, at: datetime) -> Job:
+        """A PROCESSING job's owner asks it to stop: the claim stays, and its
+        handler decides (``JobContext.cancel_requested``)."""
+        if self.status is not JobStatus.PROCESSING:
+            raise IllegalTransition(self, f"only a PROCESSING job is asked to stop, not {self.status.value}")
+        return attrs.evolve(self, version=self.version + 1, updated_at=at, cancel_requested=True)
+
+    def reopened(self, *, at: datetime) -> Job:
+        """A re-run: a new episode of a job whose last one ended without a
+        result (its event put), PENDING until it is QUEUED again. Its runs
+        count from one again; attempts and the last error stay history."""
+        if self.event_due is not None:
+            raise IllegalTransition(self, "its completion event is not yet on the bus")
+        if self.status is JobStatus.PENDING:
+            return self
+        return self._to(
+            JobStatus.PENDING,
+            at,
+            enqueue_id=None,
+            claim_id=None,
+            claims=0,
+            result=None,
+            cancel_requested=False,
         )
 
     def under(self, job_id: str) -> Job:

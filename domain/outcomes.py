@@ -75,4 +75,25 @@ class ContentRejected:
     replayed: bool = False
 
 
-Outcome = Accepted | InFlight | KeyReused | Unavailable | Failed | Unsettled | ContentRejected
+@attrs.frozen
+class NotFound:
+    """No job of the caller's has that id (404): another caller's job is
+    answered the same."""
+
+    job_id: str
+
+
+@attrs.frozen
+class WrongState:
+    """The job's state does not allow what was asked (409): a final job is
+    not cancelled, only a job whose last episode ended without a result is
+    re-run. ``why`` says what would."""
+
+    job_id: str
+    status: str
+    why: str
+
+
+Outcome = Accepted | InFlight | KeyReused | Unavailable | Failed | Unsettled | ContentRejected | WrongState
+# What a re-run may end in besides a submission's outcomes.
+RerunOutcome = Outcome | NotFound

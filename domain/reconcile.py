@@ -33,7 +33,7 @@ import attrs
 from domain.announce import Announce
 from domain.budget import Budget
 from domain.failures import FailureKind, LastError, abandoned
-from domain.job import Expected, Job, JobStatus, Watch
+from domain.job import FINAL, Expected, Job, JobStatus, Watch
 from domain.store_retrier import StoreRetrier
 from ports.repository import ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, Metrics
@@ -151,6 +151,7 @@ class ReconcileStuckJobs:
         self._metrics.count(SETTLED_METRIC[watch])
         if settled.status is JobStatus.FAILED:
             self._metrics.count("JobsFailed", job_type=settled.job_type)
+        if settled.status in FINAL:
             self._announce(settled, write_by)
         return "settled"
 
@@ -168,6 +169,9 @@ def _settled(job: Job, watch: Watch, now: datetime) -> Job:
                 "no worker took the job while its message could still be delivered",
                 now,
             )
+        case Watch.COMPLETION if job.cancel_requested:
+            # Its owner asked it to stop: no worker ran it to an end.
+            return job.cancelled(at=now)
         case Watch.COMPLETION:
             error = LastError(
                 "ClaimExpired",

@@ -45,8 +45,8 @@ from domain.job import FINAL, Expected, Job, JobStatus
 from domain.nesting import MAX_NESTING, nested_deeper_than
 from domain.retry import RandomSource
 from domain.store_retrier import StoreRetrier
-from ports.handlers import Handlers, JobContext, JobError
-from ports.repository import ConditionFailed, JobRepository
+from ports.handlers import Handlers, JobCancelled, JobContext, JobError
+from ports.repository import ConditionFailed, JobRepository, StoreFailed
 from ports.runtime import Clock, IdSource, Metrics
 
 # Past 2**32 base delays every cap is reached: the bound only keeps a huge
@@ -55,6 +55,12 @@ _MAX_DOUBLINGS = 32  # pragma: no mutate
 log = logging.getLogger("jobs.worker")
 # What handlers log through their context.
 handler_log = logging.getLogger("jobs.handler")
+
+_ENDED_METRIC = {
+    JobStatus.SUCCEEDED: "JobsSucceeded",
+    JobStatus.FAILED: "JobsFailed",
+    JobStatus.CANCELLED: "JobsCancelled",
+}
 
 # How many writes in a row one delivery may lose to other actors before it
 # leaves the message for a later delivery.
@@ -95,6 +101,7 @@ class WorkResult(enum.StrEnum):
     DUPLICATE = "duplicate"  # the job is final: this delivery has nothing left to do
     BUSY = "busy"  # another worker holds a live claim, or the job kept moving: deliver again later
     EXHAUSTED = "exhausted"  # claimed max_attempts times without finishing: now FAILED
+    CANCELLED = "cancelled"  # its owner cancelled it while a claim on it lapsed: now CANCELLED
 
     @property
     def acknowledge(self) -> bool:
@@ -175,6 +182,11 @@ class ProcessJobMessage:
                     # Another actor won: judge the message again on what it wrote.
                     job = exc.current
                     continue
+            if move.status is JobStatus.CANCELLED:
+                log.info("cancelled job's expired claim ended; not run again", extra=_fields(move))
+                self._metrics.count("JobsCancelled", job_type=move.job_type)
+                self._announce(move, budget.settle_by)
+                return WorkResult.CANCELLED
             if move.status is JobStatus.FAILED:
                 log.error("claims exhausted; job FAILED", extra=_fields(move))
                 self._metrics.count("ClaimsExhausted")
@@ -196,6 +208,9 @@ class ProcessJobMessage:
         if job.status is JobStatus.PROCESSING:
             if not job.claim_expired(now):
                 return WorkResult.BUSY
+            if job.cancel_requested:
+                # Its owner asked it to stop: a lapsed claim is not run again.
+                return job.cancelled(at=now)
             if job.claims >= self._settings.max_attempts:
                 error = LastError(
                     "ClaimsExhausted",
@@ -210,23 +225,33 @@ class ProcessJobMessage:
     def _finish(self, claimed: Job, message: IncomingMessage, budget: Budget) -> WorkResult | RetryLater:
         """Run the job's handler and write what came of it."""
         done = self._run(claimed, message, budget)
-        try:
-            self._store.run(lambda: self._jobs.save(done, Expected.of(claimed)), budget.settle_by)
-        except ConditionFailed as exc:
-            if exc.current != done:  # else our own ambiguous write landed
-                # Our claim expired and another delivery took the job over.
-                log.error("job moved while being processed", extra=_fields(done, found=_status(exc.current)))
-                verdict = judge(exc.current, message)
-                return WorkResult.BUSY if verdict is None else verdict
+        stored = claimed
+        for _ in range(MAX_TURNS):
+            try:
+                self._store.run(lambda: self._jobs.save(done, Expected.of(stored)), budget.settle_by)  # noqa: B023
+                break
+            except ConditionFailed as exc:
+                if exc.current == done:  # our own ambiguous write landed
+                    break
+                current = exc.current
+                if current is None or not _asked_to_stop(current, claimed):
+                    # Our claim expired and another delivery took the job over.
+                    log.error("job moved while being processed", extra=_fields(done, found=_status(current)))
+                    verdict = judge(current, message)
+                    return WorkResult.BUSY if verdict is None else verdict
+                # Its owner asked it to stop while it ran: what the handler
+                # made of the job stands, but a retry is a cancel.
+                stored, done = current, _stopped(done, current, self._clock.now())
+        else:
+            log.warning("job kept moving; message left for a later delivery", extra=_fields(done))
+            return WorkResult.BUSY
         if done.status is JobStatus.QUEUED:
             delay = self._retry_delay(done.claims)
             log.warning("job will be retried", extra=_fields(done, delay_s=delay))
             self._metrics.count("JobRetries", job_type=done.job_type)
             return RetryLater(delay)
         self._metrics.count("JobsProcessed")
-        self._metrics.count(
-            "JobsSucceeded" if done.status is JobStatus.SUCCEEDED else "JobsFailed", job_type=done.job_type
-        )
+        self._metrics.count(_ENDED_METRIC[done.status], job_type=done.job_type)
         self._announce(done, budget.settle_by)
         return WorkResult.PROCESSED
 
@@ -244,6 +269,7 @@ class ProcessJobMessage:
             max_result_bytes=self._settings.max_result_bytes,
             logger=JobLogger(handler_log, {**_fields(job), "job_type": job.job_type, "attempt": job.claims}),
             clock=self._clock,
+            cancel_check=lambda: self._cancel_asked(job, budget),
         )
         handler = self._handlers.handler_for(job.job_type)
         if handler is None:
@@ -252,6 +278,9 @@ class ProcessJobMessage:
             return job.failed(error=error, at=self._clock.now())
         try:
             result = handler(message.payload, context)
+        except JobCancelled:
+            log.info("handler stopped on a cancel", extra=_fields(job))
+            return job.cancelled(at=self._clock.now())
         except Exception as exc:
             retryable = not isinstance(exc, JobError) or exc.retryable
             code = exc.code if isinstance(exc, JobError) else type(exc).__name__
@@ -270,6 +299,15 @@ class ProcessJobMessage:
             context.logger.error("result refused", extra={"code": encoded.code, "reason": encoded.message})
             return job.failed(error=encoded, at=self._clock.now())
         return job.succeeded(at=self._clock.now(), result=encoded)
+
+    def _cancel_asked(self, job: Job, budget: Budget) -> bool:
+        """Whether ``job``'s owner asked it to stop since it was claimed."""
+        try:
+            current = self._store.run(lambda: self._jobs.get(job.job_id), budget.work_by)
+        except StoreFailed as exc:
+            log.warning("cancel not checked: the store failed", extra=_fields(job, code=exc.code))
+            return False
+        return current is not None and (_asked_to_stop(current, job) or current.status is JobStatus.CANCELLED)
 
     def _encoded(self, result: Any) -> str | LastError | None:
         """The result as it is stored (None for none), or why it cannot be."""
@@ -324,6 +362,24 @@ def judge(job: Job | None, message: IncomingMessage) -> WorkResult | None:
     if job.status in FINAL:
         return WorkResult.DUPLICATE
     return None
+
+
+def _asked_to_stop(current: Job, claimed: Job) -> bool:
+    """``current`` is the claimed job, changed only by its owner's cancel request."""
+    return (
+        current.status is JobStatus.PROCESSING
+        and current.claim_id == claimed.claim_id
+        and current.enqueue_id == claimed.enqueue_id
+        and current.cancel_requested
+    )
+
+
+def _stopped(done: Job, current: Job, now: datetime) -> Job:
+    """What the handler made of the job (``done``), written over ``current``,
+    the same claim asked to stop: a retry becomes a cancel."""
+    if done.status is JobStatus.QUEUED:
+        return current.cancelled(at=now)
+    return attrs.evolve(done, version=current.version + 1, cancel_requested=True)
 
 
 def _status(job: Job | None) -> str | None:

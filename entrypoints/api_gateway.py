@@ -65,23 +65,28 @@ class CallerScope(enum.StrEnum):
 IDENTITY_CENTER_ROLE = "AWSReservedSSO_"
 
 
-# The API's two resources, as API Gateway names them in ``resource``.
+# The API's resources, as API Gateway names them in ``resource``.
 JOBS = "/jobs"
 JOB = "/jobs/{job_id}"
+JOB_CANCEL = "/jobs/{job_id}/cancel"
+JOB_RETRY = "/jobs/{job_id}/retry"
+_OF_A_JOB = {JOB, JOB_CANCEL, JOB_RETRY}
+_ACTIONS = {None: JOB, "cancel": JOB_CANCEL, "retry": JOB_RETRY}
 # For events that name no resource of this API (the local server's
 # requests before it matched one, a test harness): the path, with one
 # trailing slash allowed as API Gateway allows it.
-_PATH = re.compile(r"/jobs(?:/(?P<job_id>[^/]+))?/?")
-_SUFFIX = re.compile(r"/jobs(?:/[^/]+)?/?$")
+_PATH = re.compile(r"/jobs(?:/(?P<job_id>[^/]+)(?:/(?P<action>cancel|retry))?)?/?")
+_SUFFIX = re.compile(r"/jobs(?:/[^/]+(?:/(?:cancel|retry))?)?/?$")
 
 
 @attrs.frozen
 class HttpRequest:
     method: str
     path: str
-    # JOBS or JOB, or None when the request is for no resource of this API.
+    # One of the resources above, or None when the request is for no resource of this API.
     resource: str | None
     job_id: str | None
+    query: dict[str, str]
     # What the client's URL has before the resource: the stage on the
     # execute-api endpoint ("/v1"), a custom domain's base path, or nothing.
     base: str
@@ -99,12 +104,14 @@ class HttpRequest:
         context = event.get("requestContext") or {}
         request_id = context.get("requestId") if isinstance(context, dict) else None
         resource, job_id = route_of(event)
+        raw_query = event.get("queryStringParameters") or {}
         return cls(
             # Methods are case-sensitive: "get" is not GET (a 405).
             method=str(event.get("httpMethod") or ""),
             path=str(event.get("path") or ""),
             resource=resource,
             job_id=job_id,
+            query={str(k): str(v) for k, v in raw_query.items()} if isinstance(raw_query, dict) else {},
             base=base_of(event),
             headers=headers,
             body=_body_bytes(event.get("body"), event.get("isBase64Encoded")),
@@ -197,6 +204,7 @@ def proxy_event(
     stage: str,
     base64_encoded: bool = False,
     vouched: Mapping[str, Any] | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway hands this API's Lambda: for the local server,
     the tests and the chaos run. Bytes that are not UTF-8 text arrive
@@ -215,12 +223,14 @@ def proxy_event(
     return {
         # As API Gateway matches it; a path of no resource of this API never
         # reaches a Lambda there (API Gateway answers it), here it does.
-        "resource": (JOB if job_id else JOBS) if matched else None,
+        "resource": (_ACTIONS[matched["action"]] if job_id else JOBS) if matched else None,
         "path": path,
         "httpMethod": method,
         "headers": dict(headers) if headers is not None else None,
         "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
-        "queryStringParameters": None,
+        # API Gateway hands query parameters decoded, None when there are none.
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"job_id": job_id} if job_id else None,
         "requestContext": {
             "requestId": request_id,
@@ -245,13 +255,13 @@ def route_of(event: dict[str, Any]) -> tuple[str | None, str | None]:
     resource, parameters = event.get("resource"), event.get("pathParameters")
     if resource == JOBS:
         return JOBS, None
-    if resource == JOB:
+    if resource in _OF_A_JOB:
         job_id = parameters.get("job_id") if isinstance(parameters, dict) else None
-        return (JOB, job_id) if isinstance(job_id, str) and job_id else (None, None)
+        return (resource, job_id) if isinstance(job_id, str) and job_id else (None, None)
     match = _PATH.fullmatch(str(event.get("path") or ""))
     if match is None:
         return None, None
-    return (JOB, match["job_id"]) if match["job_id"] else (JOBS, None)
+    return (_ACTIONS[match["action"]], match["job_id"]) if match["job_id"] else (JOBS, None)
 
 
 def base_of(event: dict[str, Any]) -> str:

@@ -180,7 +180,14 @@ class Settings:
             tuning["caller_scope"] = CallerScope(scope)
         if env.get("REJECT_UNKNOWN_TYPES", "").strip():
             tuning["reject_unknown_types"] = _flag(env, "REJECT_UNKNOWN_TYPES")
-        return cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
+        settings = cls(table_name=_required(env, "TABLE_NAME"), queue_url=_required(env, "QUEUE_URL"), **tuning)
+        if settings.max_body_bytes + settings.max_result_bytes > ITEM_ROOM:
+            # The job item keeps the payload (for a re-run) and the result.
+            raise ConfigurationError(
+                f"MAX_BODY_BYTES ({settings.max_body_bytes}) and MAX_RESULT_BYTES ({settings.max_result_bytes}) "
+                f"together must be at most {ITEM_ROOM}: the job's DynamoDB item keeps both, and holds 400 KB"
+            )
+        return settings
 
 
 def checked_job_id_key(key: str, source: str) -> str:
@@ -215,6 +222,12 @@ TUNING: dict[str, tuple[Callable[[str], int | float], float]] = {
     "max_body_bytes": (int, 1),
     "job_retention_days": (int, 1),
 }
+
+
+# What a job item may spend on its payload and its result together: DynamoDB's
+# 400 KB item limit, less room for every other attribute (ids, times, the
+# last error's message).
+ITEM_ROOM = 400_000 - 16_000
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

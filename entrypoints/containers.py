@@ -36,6 +36,7 @@ from adapters.sqs_publisher import SqsJobPublisher, sqs_config
 from adapters.sqs_visibility import SqsVisibility
 from domain.announce import Announcer, log_event_attempt
 from domain.answers import RetryAfter
+from domain.cancel import CancelJob
 from domain.enqueue import EnqueueJob, EnqueueSettings, SendAttemptLog
 from domain.job import Retention
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
@@ -44,6 +45,7 @@ from domain.store_retrier import StoreRetrier, log_store_attempt
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.batch_worker import SqsBatchWorker
 from entrypoints.config import Settings, checked_job_id_key, load_handlers
+from entrypoints.cursors import Cursors
 from entrypoints.jobs_api import JobsApi
 from entrypoints.scheduled_reconciler import ScheduledReconciler
 from ports.events import EventPutFailed
@@ -252,6 +254,15 @@ class UseCases(containers.DeclarativeContainer):
         metrics=ports.metrics,
         settings=enqueue_settings,
     )
+    cancel_job = providers.Factory(
+        CancelJob,
+        jobs=ports.jobs,
+        store_retrier=store_retrier,
+        announce=announcer,
+        clock=ports.clock,
+        metrics=ports.metrics,
+        settings=enqueue_settings,
+    )
     reconcile_stuck_jobs = providers.Factory(
         ReconcileStuckJobs,
         jobs=ports.jobs,
@@ -291,6 +302,11 @@ class Container(containers.DeclarativeContainer):
         metrics=ports.metrics,
         known_type=providers.Callable(_type_check, settings, ports.handlers.provider),
         caller_scope=settings.provided.caller_scope,
+        cancel_job=use_cases.cancel_job,
+        # Sealed with the job-id key (read, like the ids', at the first request).
+        cursors=providers.Factory(
+            lambda keys: Cursors([key for key in (keys.current, keys.other) if key]), ports.job_id_keys
+        ),
     )
     batch_worker = providers.Singleton(
         SqsBatchWorker,

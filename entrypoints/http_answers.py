@@ -12,9 +12,11 @@ from domain.outcomes import (
     Failed,
     InFlight,
     KeyReused,
-    Outcome,
+    NotFound,
+    RerunOutcome,
     Unavailable,
     Unsettled,
+    WrongState,
 )
 
 
@@ -33,7 +35,7 @@ class HttpAnswer:
     settled: bool = True
 
 
-def http_answer(outcome: Outcome) -> HttpAnswer:
+def http_answer(outcome: RerunOutcome) -> HttpAnswer:
     match outcome:
         case Accepted():
             return HttpAnswer(202)
@@ -96,4 +98,8 @@ def http_answer(outcome: Outcome) -> HttpAnswer:
             return HttpAnswer(
                 400, "content-rejected", "Bad request", f"the queue refused the job's content ({error.code})"
             )
+        case WrongState(status=status, why=why):
+            return HttpAnswer(409, "job-state-conflict", "Conflict", f"the job is {status}: {why}")
+        case NotFound():
+            return HttpAnswer(404, "job-not-found", "Not found", "no job has that id")
     raise AssertionError(f"unmapped outcome {outcome!r}")

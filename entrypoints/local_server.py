@@ -23,7 +23,7 @@ import sys
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from entrypoints import openapi
 from entrypoints.api_gateway import LOCAL_CALLER, BadRequest, json_response, local_authorizer, problem, proxy_event
@@ -208,13 +208,16 @@ class ApiGatewayBridge(BaseHTTPRequestHandler):
             return
         headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
         caller = self.headers.get(LOCAL_CALLER_HEADER)
+        url = urlsplit(self.path)
         event = proxy_event(
             self.command,
-            urlsplit(self.path).path,
+            url.path,
             body,
             headers,
             request_id=request_id,
             stage="local",
+            # As API Gateway hands them on: decoded, the last of a repeated name.
+            query=dict(parse_qsl(url.query, keep_blank_values=True)),
             # Stands in for an authorizer, so that tenancy can be tried here.
             # Only this server reads the header; the handler never does.
             vouched=local_authorizer(caller or LOCAL_CALLER),

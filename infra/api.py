@@ -157,12 +157,25 @@ class JobsRestApi(Construct):
             request_validator=validator,
             request_models={"application/json": job_model},
         )
-        jobs.add_resource("{job_id}").add_method(
+        jobs.add_method(
             "GET",
             integration,
             request_validator=validator,
-            request_parameters={"method.request.path.job_id": True},
+            request_parameters={
+                "method.request.querystring.status": False,
+                "method.request.querystring.limit": False,
+                "method.request.querystring.cursor": False,
+            },
         )
+        job = jobs.add_resource("{job_id}")
+        by_id = {"method.request.path.job_id": True}
+        job.add_method("GET", integration, request_validator=validator, request_parameters=by_id)
+        # The owner's actions on a job: POST, as neither is idempotent in
+        # what it answers (cancel, then re-run, then cancel again).
+        for action in ("cancel", "retry"):
+            job.add_resource(action).add_method(
+                "POST", integration, request_validator=validator, request_parameters=by_id
+            )
 
 
 DRAFT4 = apigateway.JsonSchemaVersion.DRAFT4

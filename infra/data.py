@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from adapters.dynamodb_items import EXPIRY, WATCH_INDEX
+from adapters.dynamodb_items import EXPIRY, OWNER_INDEX, OWNER_INDEX_ATTRIBUTES, WATCH_INDEX
 
 
 class JobsTable(Construct):
@@ -34,7 +34,21 @@ class JobsTable(Construct):
             sort_key=dynamodb.Attribute(name="watched_since", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # GET /jobs: each caller's jobs, newest first, holding only what a
+        # list shows (not the payload nor the result, which every save
+        # would otherwise copy into it).
+        self.table.add_global_secondary_index(
+            index_name=OWNER_INDEX,
+            partition_key=dynamodb.Attribute(name="owner", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=[*OWNER_INDEX_ATTRIBUTES, EXPIRY],
+        )
 
     @property
     def index_arn(self) -> str:
         return f"{self.table.table_arn}/index/{WATCH_INDEX}"
+
+    @property
+    def owner_index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{OWNER_INDEX}"

@@ -180,9 +180,11 @@ class JobFunctions(Construct):
             "Api",
             "entrypoints.api.handler",
             API_TIMEOUT,
-            "POST /jobs and GET /jobs/{job_id}",
+            "The jobs API: submit, list, read, cancel and re-run jobs",
             concurrency=api_concurrency,
             settings={
+                # A cancel announces the job's end.
+                **announcing,
                 "JOB_ID_KEY_SECRET": self.job_id_key.secret_arn,
                 "CALLER_SCOPE": CallerScope(caller_scope).value,
                 **refusing,
@@ -210,12 +212,16 @@ class JobFunctions(Construct):
         bus_arn = bus.event_bus_arn
         # ConditionCheckItem: while the job-id key is rotated, a keyed create
         # is a transaction that checks the key's id under the other key.
+        # Query on the owners' index only (GET /jobs); PutEvents: a cancel's
+        # completion event.
         _allow(
             self.api,
             {
                 table_arn: ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem"],
+                table.owner_index_arn: ["dynamodb:Query"],
                 queue_arn: ["sqs:SendMessage"],
                 self.job_id_key.secret_arn: ["secretsmanager:GetSecretValue"],
+                bus_arn: ["events:PutEvents"],
             },
         )
         _allow(

@@ -18,6 +18,11 @@ job fails.
         context.logger.info("resizing", extra={"width": payload["width"]})
         return {"url": make_thumbnail(payload)}
 
+A job's owner may cancel it while it runs: ``context.cancel_requested()``
+says so (one read of the job), and a handler that stops raises
+``JobCancelled`` (the job ends CANCELLED). A handler that ignores the
+request ends the job as it would have; one that fails is not retried.
+
 ``JOB_HANDLERS=package.module:registry`` names the registry a deployment
 runs. A handler runs at least once per accepted job: ``context.attempt``
 says which attempt this is (1 on the first), and a later attempt starts
@@ -57,10 +62,18 @@ class JobContext:
     # Every record names the job, its type and the attempt.
     logger: logging.LoggerAdapter[logging.Logger]
     clock: Clock = attrs.field(repr=False)
+    # Asks the job store whether the job's owner cancelled it.
+    cancel_check: Callable[[], bool] = attrs.field(default=lambda: False, repr=False)
 
     def time_left(self) -> timedelta:
         """How long the handler may still run."""
         return max(self.deadline - self.clock.now(), timedelta(0))
+
+    def cancel_requested(self) -> bool:
+        """Whether the job's owner asked it to stop: one strongly consistent
+        read of the job, so ask between units of work, not in a tight loop.
+        False when the store cannot answer (the next ask may)."""
+        return self.cancel_check()
 
 
 JobHandler = Callable[[dict[str, Any], JobContext], Any]
@@ -84,6 +97,16 @@ class PermanentJobError(JobError):
     """No retry can help (the payload is wrong): the job fails at once."""
 
     retryable = False
+
+
+class JobCancelled(JobError):
+    """The handler stopped because its job was cancelled: the job ends
+    CANCELLED, not FAILED."""
+
+    retryable = False
+
+    def __init__(self, message: str = "the handler stopped on its owner's cancel") -> None:
+        super().__init__(message)
 
 
 @runtime_checkable

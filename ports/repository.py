@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from domain.failures import OutsideFailure, Service
-from domain.job import Expected, Job, Watch
+import attrs
+
+from domain.failures import LastError, OutsideFailure, Service
+from domain.job import Expected, Job, JobStatus, Watch
 
 
 class StoreFailed(OutsideFailure):
@@ -34,6 +36,46 @@ class ConditionFailed(Exception):
         self.current = current
 
 
+@attrs.frozen
+class JobSummary:
+    """A job as its owner's list shows it: no payload, no result."""
+
+    job_id: str
+    job_type: str
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    claims: int
+    last_error: LastError | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, job: Job) -> JobSummary:
+        return cls(
+            job.job_id,
+            job.job_type,
+            job.status,
+            job.created_at,
+            job.updated_at,
+            job.attempts,
+            job.claims,
+            job.last_error,
+            job.cancel_requested,
+        )
+
+
+# Where a page of a caller's jobs ends: the last job's (created_at, job_id).
+Position = tuple[datetime, str]
+
+
+@attrs.frozen
+class Page:
+    jobs: list[JobSummary]
+    # Where the next page starts; None after the last.
+    next: Position | None
+
+
 class JobRepository(Protocol):
     """Jobs by id. Every write is conditional; none needs a read first.
     A settled job past its ``Retention`` is absent: ``get`` answers None and
@@ -52,6 +94,11 @@ class JobRepository(Protocol):
         otherwise ``ConditionFailed``."""
 
     def get(self, job_id: str) -> Job | None: ...
+
+    def list_owned(self, owner: str, status: JobStatus | None, limit: int, after: Position | None) -> Page:
+        """Up to ``limit`` of ``owner``'s jobs, newest first, only those in
+        ``status`` if given, starting after ``after``. Read from an index
+        keyed by owner, which may lag the jobs by a moment."""
 
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         """Up to ``limit`` jobs under ``watch`` whose ``watched_since`` is

@@ -22,6 +22,7 @@ def event(
     base64_encoded: bool = False,
     request_id: str = "apigw-request-1",
     caller: str | None = TESTER,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Signed by ``caller``, an IAM principal (a role name or a user ARN),
     as API Gateway reports it after checking SigV4; None: not signed."""
@@ -34,6 +35,7 @@ def event(
         stage="prod",
         base64_encoded=base64_encoded,
         vouched=None if caller is None else {"identity": iam_identity(caller)},
+        query=query,
     )
 
 

@@ -20,18 +20,21 @@ from dependency_injector import containers, providers
 from chaos.invariants import Final
 from domain.announce import Announcer
 from domain.answers import RetryAfter
+from domain.cancel import CancelJob
 from domain.enqueue import EnqueueJob, EnqueueSettings
 from domain.failures import FailureKind, Service
-from domain.job import FINAL, Expected, Job, Retention, Watch
+from domain.job import FINAL, Expected, Job, JobStatus, Retention, Watch
 from domain.reconcile import ReconcileSettings, ReconcileStuckJobs
 from domain.retry import RetryPolicy, seeded
 from domain.store_retrier import StoreRetrier
 from domain.work import ProcessJobMessage, WorkSettings
 from entrypoints.containers import Container
+from entrypoints.cursors import Cursors
+from entrypoints.jobs_api import JobsApi
 from ports.events import CompletionEvent
 from ports.handlers import AnyType, Handlers, JobContext, JobHandler
 from ports.publisher import OutgoingMessage, Receipt, SendFailed
-from ports.repository import AlreadyExists, ConditionFailed, StoreFailed
+from ports.repository import AlreadyExists, ConditionFailed, JobSummary, Page, Position, StoreFailed
 from ports.runtime import Clock
 from tests.faults import Fault
 
@@ -203,6 +206,25 @@ class JobTable:
     def due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         return due(self.jobs.values(), watch, before, limit)
 
+    def list_owned(self, owner: str, status: JobStatus | None, limit: int, after: Position | None) -> Page:
+        """The owner index's order: newest first, ties by id, descending."""
+        owned = sorted(
+            (
+                job
+                for job in self.jobs.values()
+                if job.owner == owner and not self._retention.expired(job, self._clock.now())
+            ),
+            key=lambda job: (job.created_at, job.job_id),
+            reverse=True,
+        )
+        if after is not None:
+            owned = [job for job in owned if (job.created_at, job.job_id) < after]
+        page = [job for job in owned if status is None or job.status is status][:limit]
+        more = len(page) == limit and any(
+            (job.created_at, job.job_id) < (page[-1].created_at, page[-1].job_id) for job in owned
+        )
+        return Page([JobSummary.of(job) for job in page], (page[-1].created_at, page[-1].job_id) if more else None)
+
 
 class FakeJobRepository:
     """``JobRepository`` over a ``JobTable``, each call scriptable to fail."""
@@ -219,6 +241,7 @@ class FakeJobRepository:
             "save": deque(),
             "get": deque(),
             "find_due": deque(),
+            "list_owned": deque(),
         }
         self._tick = tick
         self.consumed: list[Step] = []
@@ -256,6 +279,9 @@ class FakeJobRepository:
 
     def find_due(self, watch: Watch, before: datetime, limit: int) -> list[Job]:
         return self._call("find_due", lambda: self.table.due(watch, before, limit))
+
+    def list_owned(self, owner: str, status: JobStatus | None, limit: int, after: Position | None) -> Page:
+        return self._call("list_owned", lambda: self.table.list_owned(owner, status, limit, after))
 
     def _call(self, operation: str, action: Callable[[], T]) -> T:
         self.calls[operation] += 1
@@ -387,6 +413,9 @@ SEND_POLICY = RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=1.0, at
 STORE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=1.0, attempt_timeout_s=1.5)
 
 
+TEST_CURSOR_KEY = "a cursor key for tests, not a secret"
+
+
 @attrs.define
 class OnFakes:
     """Every port's fake, and the domain's use cases wired to them as the
@@ -459,6 +488,22 @@ class OnFakes:
 
     def announcer(self) -> Announcer:
         return built(Announcer, self.container().use_cases.announcer)
+
+    def canceller(self) -> CancelJob:
+        return built(CancelJob, self.container().use_cases.cancel_job)
+
+    def api(self, **options: Any) -> JobsApi:
+        """The jobs API over these fakes (``options``: its constructor's)."""
+        wired: dict[str, Any] = {
+            "enqueue_job": self.enqueue(),
+            "cancel_job": self.canceller(),
+            "cursors": Cursors([TEST_CURSOR_KEY]),
+            "jobs": self.jobs,
+            "clock": self.clock,
+            "max_body_bytes": 65536,
+            "metrics": self.metrics,
+        }
+        return JobsApi(**{**wired, **options})
 
     def worker(self, step: JobStep | Handlers, max_attempts: int = 3, **settings: Any) -> ProcessJobMessage:
         """The worker, running ``step`` (a test's step on the claimed job,

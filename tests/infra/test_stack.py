@@ -11,6 +11,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
+from adapters.dynamodb_items import OWNER_INDEX
 from adapters.dynamodb_schema import create_table_request
 from entrypoints.config import Settings
 from entrypoints.openapi import JOB_REQUEST
@@ -98,7 +99,9 @@ def test_it_holds_every_resource_of_the_service(template: Template) -> None:
         template.resource_count_is(kind, count)
 
 
-def test_the_table_is_on_demand_recoverable_encrypted_with_the_reconcilers_index(template: Template) -> None:
+def test_the_table_is_on_demand_recoverable_encrypted_with_the_reconcilers_and_the_owners_index(
+    template: Template,
+) -> None:
     expected = create_table_request("x")
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
@@ -107,15 +110,20 @@ def test_the_table_is_on_demand_recoverable_encrypted_with_the_reconcilers_index
             "BillingMode": "PAY_PER_REQUEST",
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
+            # As the local table declares them: the owners' index projects
+            # what a list shows, never the payload or the result.
             "GlobalSecondaryIndexes": [
                 {
-                    "IndexName": expected["GlobalSecondaryIndexes"][0]["IndexName"],
-                    "KeySchema": expected["GlobalSecondaryIndexes"][0]["KeySchema"],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "IndexName": index["IndexName"],
+                    "KeySchema": index["KeySchema"],
+                    "Projection": index["Projection"],
                 }
+                for index in expected["GlobalSecondaryIndexes"]
             ],
         },
     )
+    [owners] = [i for i in expected["GlobalSecondaryIndexes"] if i["IndexName"] == OWNER_INDEX]
+    assert not {"payload", "result"} & set(owners["Projection"]["NonKeyAttributes"])
 
 
 def test_the_table_is_kept_unless_told_otherwise(template: Template) -> None:
@@ -185,6 +193,7 @@ def test_the_api_timeout_covers_the_whole_send_budget_and_fits_api_gateway() -> 
 
 def test_the_api_role_may_put_and_get_items_send_messages_and_read_its_key_nothing_more(template: Template) -> None:
     table = next(iter(resources(template, "AWS::DynamoDB::Table")))
+    [bus] = resources(template, "AWS::Events::EventBus")
     queue = next(k for k, v in resources(template, "AWS::SQS::Queue").items() if "RedrivePolicy" in v["Properties"])
     log_group = next(k for k in resources(template, "AWS::Logs::LogGroup") if "Api" in k and "Access" not in k)
     [secret] = resources(template, "AWS::SecretsManager::Secret")
@@ -192,8 +201,12 @@ def test_the_api_role_may_put_and_get_items_send_messages_and_read_its_key_nothi
         ("dynamodb:PutItem", table),
         ("dynamodb:GetItem", table),
         ("dynamodb:ConditionCheckItem", table),
+        # GET /jobs reads the owners' index, never the reconciler's.
+        ("dynamodb:Query", f"{table}/index/owned-by-age"),
         ("sqs:SendMessage", queue),
         ("secretsmanager:GetSecretValue", secret),
+        # A cancel's completion event.
+        ("events:PutEvents", bus),
         ("logs:CreateLogStream", log_group),
         ("logs:PutLogEvents", log_group),
     }
@@ -319,7 +332,7 @@ def test_the_console_may_not_test_invoke_the_api_function_around_iam(template: T
     sources = [describe(p["Properties"].get("SourceArn")) for p in permissions]
     api_sources = [source for source in sources if "execute-api" in source]
     # One per method, on the deployed stage only.
-    assert len(api_sources) == 2 and all("DeploymentStagev1" in source for source in api_sources)
+    assert len(api_sources) == 5 and all("DeploymentStagev1" in source for source in api_sources)
     assert not any("test-invoke-stage" in source for source in sources)
 
 

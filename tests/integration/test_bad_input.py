@@ -65,7 +65,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int]] = [
     ),
     ("nested one past the limit", submit(payload=nested(MAX_NESTING + 1)), 400),
     ("unknown path", event("POST", "/things", "{}", JSON), 404),
-    ("GET on the collection", event("GET", "/jobs"), 405),
+    ("DELETE on the collection", event("DELETE", "/jobs"), 405),
+    ("GET on a cancel", event("GET", "/jobs/abc/cancel"), 405),
     ("DELETE on a job", event("DELETE", "/jobs/abc"), 405),
     ("not an api gateway event", {"Records": []}, 400),
 ]

@@ -17,7 +17,6 @@ from chaos.faults import AwsError, FaultInjector
 from domain.failures import FailureKind
 from entrypoints.api_gateway import CallerScope, local_authorizer
 from entrypoints.containers import Container
-from entrypoints.jobs_api import JobsApi
 from entrypoints.lambda_context import LocalContext
 from tests.events import JSON, body_of, event, submit
 from tests.fakes import FakeClock, OnFakes, send_failure
@@ -49,9 +48,7 @@ def service(request: pytest.FixtureRequest) -> Service:
     clock = FakeClock(FakeClock().current + timedelta(days=300))
     if request.param == "fakes":
         fakes = OnFakes(clock=clock)
-        api = JobsApi(
-            enqueue_job=fakes.enqueue(), jobs=fakes.jobs, clock=clock, max_body_bytes=65536, metrics=fakes.metrics
-        )
+        api = fakes.api(clock=clock)
         return Service(
             api,
             clock,

@@ -17,7 +17,7 @@ from adapters.sqs_publisher import SqsJobPublisher
 from domain.failures import FailureKind, LastError, Service
 from domain.job import Expected, Job, JobStatus, Retention, Watch
 from ports.publisher import JobPublisher, OutgoingMessage
-from ports.repository import AlreadyExists, ConditionFailed, JobRepository
+from ports.repository import AlreadyExists, ConditionFailed, JobRepository, JobSummary, Page
 from tests.fakes import EPOCH, FakeClock, FakeJobPublisher, FakeJobRepository
 from tests.integration.conftest import Aws
 from tests.simulation.explorer import Scheduler
@@ -264,6 +264,47 @@ class TestJobRepository:
         assert [job.job_id for job in everything] == [
             j.job_id for j in waiting if j.updated_at < EPOCH + timedelta(seconds=10)
         ]
+
+    def test_a_payload_and_a_cancel_request_survive_the_round_trip(self, repository: JobRepository) -> None:
+        job = attrs.evolve(queued(pending()), payload='{"é":[1,2.5]}')
+        claimed = job.processing(claim_id="claim-1", at=EPOCH, until=EPOCH + timedelta(minutes=1))
+        asked = claimed.cancel_asked(at=EPOCH + timedelta(seconds=2))
+        repository.create(job)
+        repository.save(claimed, Expected.of(job))
+        repository.save(asked, Expected.of(claimed))
+        assert repository.get(job.job_id) == asked
+
+    def test_an_owners_jobs_are_listed_newest_first_by_page_and_by_status(
+        self, repository: JobRepository, clock: FakeClock
+    ) -> None:
+        def made(n: int, owner: str) -> Job:
+            job = attrs.evolve(pending(f"job-{owner}-{n:02d}", key=None), owner=owner, payload='{"big":"x"}')
+            return job.queued(
+                enqueue_id=f"e{n}", correlation_id="c", at=EPOCH + timedelta(seconds=n), lease_until=EPOCH
+            )
+
+        mine = [made(n, "alice") for n in range(7)]
+        for job in mine + [made(n, "bob") for n in range(3)]:
+            repository.create(job)
+        cancelled = mine[2].cancelled(at=EPOCH + timedelta(seconds=9))
+        repository.save(cancelled, Expected.of(mine[2]))
+        newest_first = [job.job_id for job in reversed(mine)]
+
+        pages, after = [], None
+        while True:
+            page = repository.list_owned("alice", None, 3, after)
+            pages.append([job.job_id for job in page.jobs])
+            if page.next is None:
+                break
+            after = page.next
+        listed = [job_id for page in pages for job_id in page]
+        assert listed == newest_first and all(len(page) <= 3 for page in pages)
+        assert len(pages) in (3, 4)  # a store may say "more" when the last page was exactly full
+
+        only = repository.list_owned("alice", JobStatus.CANCELLED, 5, None)
+        assert [job.job_id for job in only.jobs] == [cancelled.job_id]
+        assert only.jobs[0] == JobSummary.of(cancelled)
+        assert repository.list_owned("carol", None, 5, None) == Page([], None)
 
     def test_a_save_of_a_missing_job_fails_with_nothing_current(self, repository: JobRepository) -> None:
         job = queued(pending())

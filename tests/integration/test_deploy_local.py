@@ -55,7 +55,7 @@ def client(service: str, endpoint: str) -> object:
 def test_the_deployed_table_and_queues_answer(deployed: tuple[str, dict[str, str]]) -> None:
     endpoint, outputs = deployed
     table = client("dynamodb", endpoint).describe_table(TableName=outputs["TableName"])["Table"]  # type: ignore[attr-defined]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["watched-by-age"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["watched-by-age", "owned-by-age"]
     sqs = client("sqs", endpoint)
     attributes = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]  # type: ignore[attr-defined]
     assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 5
@@ -86,7 +86,7 @@ def test_the_completion_events_bus_is_deployed_and_named_to_its_putters(
     assert bus["Arn"] == outputs["EventBusArn"]
     functions = client("lambda", endpoint).list_functions()["Functions"]  # type: ignore[attr-defined]
     putters = {f["Handler"] for f in functions if f["Environment"]["Variables"].get("EVENT_BUS_NAME") == bus["Name"]}
-    assert putters == {"entrypoints.worker.handler", "entrypoints.reconciler.handler"}
+    assert putters == {"entrypoints.worker.handler", "entrypoints.reconciler.handler", "entrypoints.api.handler"}
 
 
 def test_the_api_reads_its_key_from_a_secret_and_holds_no_key_itself(deployed: tuple[str, dict[str, str]]) -> None:

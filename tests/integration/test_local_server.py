@@ -137,7 +137,7 @@ def test_every_method_gets_the_handlers_answer_never_html(
     _, base = server
     status, headers, body = raw(base, f"{method} /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
 
-    assert status == 405 and headers["allow"] == "POST"
+    assert status == 405 and headers["allow"] == "GET, POST"
     assert headers["content-type"] == "application/problem+json"
     assert body == b"" if method == "HEAD" else json.loads(body)["status"] == 405
 

@@ -101,9 +101,7 @@ def near_valid_submissions(draw: st.DrawFn) -> Any:
 def build() -> tuple[JobsApi, FakeJobRepository, FakeJobPublisher]:
     policy = RetryPolicy(max_attempts=2, base_delay_s=0, max_delay_s=0, attempt_timeout_s=1)
     fakes = OnFakes(send_policy=policy, store_policy=policy, margin=timedelta(seconds=2))
-    api = JobsApi(
-        enqueue_job=fakes.enqueue(), jobs=fakes.jobs, clock=fakes.clock, max_body_bytes=MAX_BODY, metrics=FakeMetrics()
-    )
+    api = fakes.api(max_body_bytes=MAX_BODY, metrics=FakeMetrics())
     return api, fakes.jobs, fakes.queue
 
 

@@ -48,6 +48,39 @@ def producer(
     return Actor(name, body)
 
 
+def canceller(world: World, name: str, key: str) -> Actor:
+    """The owner cancels the job its Idempotency-Key named."""
+
+    def body() -> None:
+        end = world.arrive(name, PRODUCER_TIMEOUT)
+        world.cancel_answered(world.cancel(name)(keyed_id(key), CALLER, end))
+
+    return Actor(name, body)
+
+
+def rerunner(world: World, name: str, key: str) -> Actor:
+    """The owner re-runs the job its Idempotency-Key named (``POST
+    /jobs/{id}/retry``); its name must begin with "rerun"."""
+    assert name.startswith("rerun")
+
+    def body() -> None:
+        end = world.arrive(name, PRODUCER_TIMEOUT)
+        job_id = keyed_id(key)
+        try:
+            outcome = world.enqueue(name).rerun(job_id, CALLER, name, end)
+        except Crash:
+            world.answers.append(Answer(job_id, 0))
+            raise
+        world.answered(name, outcome)
+
+    return Actor(name, body)
+
+
+def keyed_id(key: str) -> str:
+    """The id of the job an Idempotency-Key names (id key 1)."""
+    return FakeIds(key=1).job_id_for_key(CALLER, key)
+
+
 def delivery(world: World, name: str, number: int, *, even_deleted: bool = False) -> Actor:
     """One worker invocation handed the ``number``-th message sent (1-based)."""
 

@@ -17,7 +17,15 @@ from datetime import timedelta
 import attrs
 
 from domain.budget import CLOCK_SKEW
-from tests.simulation.actors import clock_jumps, delivery, producer, purge, reconciler_run
+from tests.simulation.actors import (
+    canceller,
+    clock_jumps,
+    delivery,
+    producer,
+    purge,
+    reconciler_run,
+    rerunner,
+)
 from tests.simulation.explorer import Scenario, Scheduler
 from tests.simulation.wiring import GRACE, PRODUCER_TIMEOUT, WORKER_TIMEOUT
 from tests.simulation.world import Faults, World
@@ -402,6 +410,140 @@ def two_of_everything(w: World) -> Scenario:
     )
 
 
+# The owner's cancel and re-run (issue 17): a canceller and a re-runner
+# are actors like any request, meeting the same faults.
+
+
+@case("producer + canceller + worker, any one fault of the canceller or the worker", max_faults=1)
+def cancel_racing_delivery(w: World) -> Scenario:
+    return w.scenario(
+        [producer(w, "producer", "k"), canceller(w, "cancel", "k"), delivery(w, "worker", 1)],
+        {"cancel": Faults(free=True), "worker": Faults(free=True)},
+    )
+
+
+@case("producer + canceller after the lease + worker, any one fault of the producer", max_faults=1)
+def cancel_after_the_lease(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            clock_jumps(w, PAST_LEASE),
+            canceller(w, "cancel", "k"),
+            delivery(w, "worker", 1),
+        ],
+        {"producer": Faults(free=True)},
+    )
+
+
+@case("a cancel racing a handler that fails and would be retried")
+def cancel_racing_a_retry(w: World) -> Scenario:
+    return w.scenario(
+        [producer(w, "producer", "k"), delivery(w, "worker", 1), canceller(w, "cancel", "k")],
+        {"worker": Faults({"step": ["retryable"]})},
+    )
+
+
+@case("a cancel of a worker killed after its claim + a redelivery after the claim")
+def cancel_of_a_dead_worker(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            canceller(w, "cancel", "k"),
+            clock_jumps(w, PAST_CLAIM),
+            delivery(w, "redelivery", 1),
+        ],
+        {"worker": Faults({"step": ["crash"]})},
+    )
+
+
+@case("a failed job re-run + its delivery, any one fault of the re-run or the worker", max_faults=1)
+def rerun_of_a_failed_job(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            rerunner(w, "rerun", "k"),
+            delivery(w, "worker-2", 2),
+        ],
+        {"worker": Faults({"step": ["permanent"]}), "rerun": Faults(free=True), "worker-2": Faults(free=True)},
+    )
+
+
+@case("a cancel, a re-run and a same-key producer + deliveries")
+def cancel_then_rerun(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            canceller(w, "cancel", "k"),
+            rerunner(w, "rerun", "k"),
+            producer(w, "producer-again", "k"),
+            delivery(w, "worker", 2),
+        ]
+    )
+
+
+@case("a cancel of a worker killed after its claim (the drain's redelivery takes it over)")
+def cancel_of_a_dead_worker_drained(w: World) -> Scenario:
+    return w.scenario(
+        [producer(w, "producer", "k"), delivery(w, "worker", 1), canceller(w, "cancel", "k")],
+        {"worker": Faults({"step": ["crash"]})},
+    )
+
+
+@case("a re-run racing a cancel (the drain delivers what is left)")
+def rerun_racing_cancel_drained(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            rerunner(w, "rerun", "k"),
+            canceller(w, "cancel", "k"),
+        ],
+        {"worker": Faults({"step": ["permanent"]})},
+    )
+
+
+@case("a re-run racing a cancel + the re-run's delivery")
+def rerun_racing_cancel(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            rerunner(w, "rerun", "k"),
+            canceller(w, "cancel", "k"),
+            delivery(w, "worker-2", 2),
+        ],
+        {"worker": Faults({"step": ["permanent"]})},
+    )
+
+
+@case("a cancel, two re-runs, a same-key producer + two deliveries")
+def cancel_then_reruns(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            canceller(w, "cancel", "k"),
+            rerunner(w, "rerun-a", "k"),
+            rerunner(w, "rerun-b", "k"),
+            producer(w, "producer-again", "k"),
+            delivery(w, "worker", 1),
+            delivery(w, "worker-2", 2),
+        ]
+    )
+
+
+OWNER_ACTIONS = [
+    cancel_racing_delivery,
+    cancel_racing_a_retry,
+    cancel_of_a_dead_worker_drained,
+    rerun_of_a_failed_job,
+    cancel_then_rerun,
+    rerun_racing_cancel_drained,
+]
+CATALOGUE.extend(OWNER_ACTIONS)
+
+
 # Bigger bounds, for `make prove`: the catalogue's smaller worlds with any
 # fault on any call of any actor (the larger ones would need tens of
 # millions of schedules: tests/simulation/test_drawn.py samples those), and
@@ -431,4 +573,12 @@ PROVE = [
     rollback_fails_later,
     three_producers,
     two_of_everything,
+    # The owner's cancel and re-run, in bigger worlds.
+    cancel_after_the_lease,
+    cancel_of_a_dead_worker,
+    rerun_racing_cancel,
+    *(
+        with_faults_everywhere(c, 1)
+        for c in (cancel_racing_a_retry, cancel_then_rerun, cancel_of_a_dead_worker_drained)
+    ),
 ]

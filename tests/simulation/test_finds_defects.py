@@ -4,16 +4,18 @@ the lost job the outside review found, and prints its schedule."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+import attrs
 import pytest
 
 from chaos.faults import Crash
 from domain.budget import Budget
-from domain.job import Expected
+from domain.job import Expected, Job
 from domain.work import IncomingMessage, ProcessJobMessage, RetryLater, WorkResult, judge
 from ports.repository import ConditionFailed
-from tests.simulation.actors import delivery, producer
+from tests.simulation.actors import canceller, delivery, producer
 from tests.simulation.explorer import Counterexample, Scenario, Scheduler, explore
 from tests.simulation.world import Faults, World
 
@@ -120,3 +122,35 @@ def test_a_rotation_in_its_two_phases_keeps_one_job_per_key() -> None:
         )
 
     assert explore(phased, expected=(Crash,)).executions > 1
+
+
+class WorkerDeafToCancels(ProcessJobMessage):
+    """A worker that takes over a lapsed claim without looking at its
+    owner's cancel request: it runs the cancelled job again."""
+
+    def _next_move(self, job: Job | None, message: IncomingMessage, claim_until: datetime) -> Job | WorkResult:
+        if job is not None and job.cancel_requested:
+            job = attrs.evolve(job, cancel_requested=False)
+            move = super()._next_move(job, message, claim_until)
+            return attrs.evolve(move, cancel_requested=True) if isinstance(move, Job) else move
+        return super()._next_move(job, message, claim_until)
+
+
+def cancel_of_a_dead_worker(worker: type[ProcessJobMessage]) -> Callable[[Scheduler], Scenario]:
+    def make(scheduler: Scheduler) -> Scenario:
+        world = World(scheduler)
+        world.worker_class = worker
+        return world.scenario(
+            [producer(world, "producer", "k"), delivery(world, "worker", 1), canceller(world, "cancel", "k")],
+            {"worker": Faults({"step": ["crash"]})},
+        )
+
+    return make
+
+
+def test_a_takeover_that_runs_a_job_asked_to_stop_is_found() -> None:
+    with pytest.raises(Counterexample) as found:
+        explore(cancel_of_a_dead_worker(WorkerDeafToCancels), expected=(Crash,))
+
+    assert "I10" in str(found.value)
+    assert explore(cancel_of_a_dead_worker(ProcessJobMessage), expected=(Crash,)).executions > 1

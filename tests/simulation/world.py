@@ -25,9 +25,10 @@ import attrs
 from chaos.faults import Crash
 from chaos.invariants import Answer, Final, Message, Run, binding, check
 from domain.budget import CLOCK_SKEW
+from domain.cancel import CancelJob, Cancelled, CancelOutcome, CancelRequested
 from domain.enqueue import EnqueueJob
 from domain.job import FINAL, Job, JobStatus
-from domain.outcomes import Outcome
+from domain.outcomes import RerunOutcome
 from domain.reconcile import ReconcileStuckJobs
 from domain.work import ProcessJobMessage, RetryLater
 from entrypoints.http_answers import http_answer
@@ -81,6 +82,18 @@ class World:
         self.id_keys: dict[str, tuple[int, int | None]] = {}
         # Tests swap in a defective worker to show that the exploration finds it.
         self.worker_class: type[ProcessJobMessage] = ProcessJobMessage
+        # Jobs a canceller wrote: CANCELLED is then true of any answer (I1-I3).
+        self.cancel_written: set[str] = set()
+        # What cancels were told, by episode (job_id, enqueue_id): the claims
+        # made by then (I10), and whether it was cancelled or asked to stop.
+        self.cancel_told: dict[tuple[str, str | None], tuple[int, type[Cancelled | CancelRequested]]] = {}
+        # Each claim as it was made, by (job_id, claim_id): what a run saw.
+        self.claimed_as: dict[tuple[str, str | None], Job] = {}
+        # Each job's current episode (enqueue_id), to see a re-run begin one.
+        self.episodes: dict[str, str | None] = {}
+        # What a handler's run found wrong: recorded, not raised, as the
+        # worker takes whatever its handler raises for a failed job.
+        self.violations: list[str] = []
 
     # -- the ports ---------------------------------------------------------
 
@@ -130,6 +143,12 @@ class World:
         job = self.jobs[job_id]
         if job.status in FINAL:
             self.finals.add(Final.of(job))
+        if job.status in FINAL and self.runs:
+            # Ended: every attempt of it is over (a re-run's may follow).
+            self.runs = [
+                attrs.evolve(run, lease_until=min(run.lease_until, self.clock.now())) if run.job_id == job_id else run
+                for run in self.runs
+            ]
         if job.status is JobStatus.QUEUED and self.runs and job.claims:
             # A retry released the claim: the attempt that ran under it is over.
             self.runs = [
@@ -138,7 +157,17 @@ class World:
                 else run
                 for run in self.runs
             ]
-        if actor.startswith("producer"):
+        if job.status is JobStatus.PROCESSING:
+            self.claimed_as.setdefault((job_id, job.claim_id), job)
+        if actor.startswith("cancel"):
+            self.cancel_written.add(job_id)
+        new_episode = self.episodes.get(job_id, job.enqueue_id) != job.enqueue_id
+        self.episodes[job_id] = job.enqueue_id
+        if actor.startswith("rerun") and new_episode:
+            # A new episode: what earlier requests were told was about the last one.
+            self.accepted.discard(job_id)
+            self.binding.pop(job_id, None)
+        if actor.startswith(("producer", "rerun")):
             self.last_writer[job_id] = (actor, self.steps)
             if job_id in self.binding and self.binding[job_id].status != 202:
                 del self.binding[job_id]  # a later request may change what it said
@@ -147,19 +176,43 @@ class World:
 
     def check(self) -> None:
         """Safety after every step: each binding answer is still true."""
+        assert not self.violations, self.violations
         if not self.settling:  # messages that expire while the actors run are the environment's loss
             self.lost.update(s.message.job_id for s in self.queue if not s.deleted and s not in self.available())
         for job_id in self.accepted:
             job = self.jobs.get(job_id)
-            assert job is not None and job.accepted, f"I1: {job_id} answered 202, now {job}"
+            assert job is not None and (job.accepted or self.owner_cancelled(job)), f"I1: {job_id} 202, now {job}"
             if job.status is JobStatus.QUEUED and job_id not in self.lost:
                 assert self.live(job), f"I1: {job_id} answered 202, QUEUED without a live message"
         for job_id, answer in self.binding.items():
             job = self.jobs.get(job_id)
+            if job is not None and self.owner_cancelled(job):
+                continue
             if answer.status == 503:
                 assert job is None or job.status is JobStatus.PENDING, f"I2: {job_id} answered 503, now {job}"
             elif answer.status == 500 and answer.settled:
                 assert job is not None and job.status is JobStatus.PENDING and job.last_error, f"I3: {job_id}: {job}"
+
+    def owner_cancelled(self, job: Job) -> bool:
+        """CANCELLED by a canceller's doing: true after any earlier answer."""
+        return job.status is JobStatus.CANCELLED and job.job_id in self.cancel_written
+
+    def cancel_answered(self, outcome: CancelOutcome) -> None:
+        if isinstance(outcome, Cancelled | CancelRequested):
+            job = outcome.job
+            self.cancel_told[(job.job_id, job.enqueue_id)] = (job.claims, type(outcome))
+
+    def check_cancels(self) -> None:
+        """At quiescence: a job answered CANCELLED still is, and one asked to
+        stop has ended, unless a re-run began a new episode since (I10)."""
+        for (job_id, episode), (_, told) in self.cancel_told.items():
+            job = self.jobs[job_id]
+            if job.enqueue_id != episode:
+                continue
+            if told is Cancelled:
+                assert job.status is JobStatus.CANCELLED, f"I10: {job_id} answered CANCELLED, now {job}"
+            else:
+                assert job.status in FINAL, f"I10: {job_id} asked to stop, never ended: {job}"
 
     def finish(self) -> None:
         """Quiescence: honest workers drain the queue, every claim passes and
@@ -181,6 +234,7 @@ class World:
         self.clock.current += self.retention
         self.reconcile_all()
         self.check()
+        self.check_cancels()
         problems = check(
             # Each job's binding answer last; a 202 binds for good.
             answers=[a for a in self.answers if a.status in (0, 409, 422)]
@@ -195,6 +249,7 @@ class World:
             max_attempts=MAX_ATTEMPTS,
             events=self.events,
             finals=self.finals,
+            cancelled=self.cancel_written,
         )
         assert not problems, problems
 
@@ -221,18 +276,27 @@ class World:
     def enqueue(self, actor: str) -> EnqueueJob:
         return WIRING.build("enqueue_job", EnqueueJob, self, actor)
 
+    def cancel(self, actor: str) -> CancelJob:
+        return WIRING.build("cancel_job", CancelJob, self, actor)
+
     def worker(self, actor: str = "drain") -> ProcessJobMessage:
         return WIRING.build("process_job_message", ProcessJobMessage, self, actor)
 
     def reconciler(self, grace: timedelta = GRACE, event_grace: timedelta = GRACE) -> ReconcileStuckJobs:
         return WIRING.build("reconcile_stuck_jobs", ReconcileStuckJobs, self, "reconciler", grace, event_grace)
 
-    def step(self, job: Job, payload: dict[str, Any]) -> None:
+    def step(self, job_id: str, payload: dict[str, Any]) -> None:
         """The job's handler: records its run; then it returns, fails (a
         retry may help, or not), or its invocation crashes."""
-        variant = self.variant("step", job.job_id, True, STEP_FAULTS)
+        variant = self.variant("step", job_id, True, STEP_FAULTS)
+        # The job as this run's claim made it (a cancel request may have changed it since).
+        job = self.claimed_as[(job_id, self.jobs[job_id].claim_id)]
         answer = self.binding.get(job.job_id)
-        assert answer is None or answer.status not in (503, 409, 422), f"I6: {job.job_id} run after {answer}"
+        if answer is not None and answer.status in (503, 409, 422):
+            self.violations.append(f"I6: {job.job_id} run after {answer}")
+        told = self.cancel_told.get((job.job_id, job.enqueue_id))
+        if told is not None and job.claims > told[0]:
+            self.violations.append(f"I10: {job.job_id} claimed again after its cancel: {job}")
         self.runs.append(Run.of(job))
         if variant == "crash":
             raise Crash
@@ -246,7 +310,7 @@ class World:
         assert final in self.finals, f"I8: event for {final}, a state never stored"
         self.events.append(final)
 
-    def answered(self, actor: str, outcome: Outcome) -> None:
+    def answered(self, actor: str, outcome: RerunOutcome) -> None:
         if outcome.job_id is None:
             return
         said = http_answer(outcome)
@@ -256,7 +320,10 @@ class World:
         if status == 202:
             self.accepted.add(outcome.job_id)
         writer = self.last_writer.get(outcome.job_id)
-        if status in (409, 422):
+        if actor.startswith("rerun") and status in (500, 503) and (writer is None or writer[0] != actor):
+            # A re-run the store failed before its episode began: the job is as it was.
+            return
+        if status in (404, 409, 422):
             assert writer is None or writer[0] != actor, f"I4: {actor} answered {status} after writing"
         elif writer is None or writer[0] == actor or writer[1] <= self.started.get(actor, self.steps):
             # Nobody else wrote the job since this request began: its answer binds.

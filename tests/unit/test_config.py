@@ -213,3 +213,12 @@ def test_without_a_registry_every_type_is_known_and_succeeds_with_nothing() -> N
     handlers = load_handlers(None)
     handler = handlers.handler_for("anything")
     assert handlers.knows("anything") and handler is not None
+
+
+def test_a_body_and_a_result_limit_the_job_item_cannot_hold_together_fail_at_cold_start() -> None:
+    from entrypoints.config import ITEM_ROOM, ConfigurationError, Settings
+
+    base = {"TABLE_NAME": "t", "QUEUE_URL": "q", "MAX_RESULT_BYTES": "65536"}
+    assert Settings.from_env({**base, "MAX_BODY_BYTES": str(ITEM_ROOM - 65536)}).max_body_bytes == ITEM_ROOM - 65536
+    with pytest.raises(ConfigurationError, match="MAX_BODY_BYTES .* and MAX_RESULT_BYTES .* at most"):
+        Settings.from_env({**base, "MAX_BODY_BYTES": str(ITEM_ROOM - 65535)})

@@ -66,9 +66,7 @@ def rest_event(
 @pytest.fixture
 def api() -> JobsApi:
     fakes = OnFakes()
-    return JobsApi(
-        enqueue_job=fakes.enqueue(), jobs=fakes.jobs, clock=fakes.clock, max_body_bytes=65536, metrics=fakes.metrics
-    )
+    return fakes.api()
 
 
 def call(api: JobsApi, event: dict[str, Any]) -> dict[str, Any]:
@@ -126,10 +124,13 @@ def test_without_a_resource_the_path_routes_as_the_local_server_sends_it(api: Jo
 @pytest.mark.parametrize(
     ("method", "path", "resource", "status"),
     [
-        ("GET", "/jobs", "/jobs", 405),
+        ("DELETE", "/jobs", "/jobs", 405),
         ("DELETE", "/jobs/x", "/jobs/{job_id}", 405),
+        ("GET", "/jobs/x/cancel", "/jobs/{job_id}/cancel", 405),
+        ("GET", "/jobs/x/retry", "/jobs/{job_id}/retry", 405),
         ("GET", "/things", "/things", 404),
         ("GET", "/jobs/a/b", "/{proxy+}", 404),
+        ("POST", "/jobs/a/stop", "/{proxy+}", 404),
     ],
 )
 def test_what_is_not_a_route_is_405_or_404(api: JobsApi, method: str, path: str, resource: str, status: int) -> None:
@@ -141,14 +142,7 @@ def test_a_deployment_that_refuses_unknown_types_answers_400_before_writing_anyt
     from examples.handlers import registry
 
     fakes = OnFakes()
-    strict = JobsApi(
-        enqueue_job=fakes.enqueue(),
-        jobs=fakes.jobs,
-        clock=fakes.clock,
-        max_body_bytes=65536,
-        metrics=fakes.metrics,
-        known_type=registry.knows,
-    )
+    strict = fakes.api(known_type=registry.knows)
     unknown = json.dumps({"type": "resize", "payload": {}})
     known = json.dumps({"type": "echo", "payload": {}})
 
