@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -84,7 +84,7 @@ def life(payload_bytes: int, keep: bool) -> tuple[int, int, int]:
         at=AT,
         payload=payload if keep else None,
     )
-    moves = [
+    moves: list[Callable[[Job], Job]] = [
         lambda j: j.queued(enqueue_id="e" * 36, correlation_id="c" * 36, at=AT, lease_until=later),
         lambda j: j.sent(attempts=1, at=later),
         lambda j: j.processing(claim_id="x" * 36, at=later, until=later + timedelta(seconds=35)),

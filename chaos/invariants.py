@@ -126,7 +126,8 @@ def check(
     queue drained by honest workers, the reconciler run. ``lost``: jobs whose
     message an adversary removed (deleted, or let expire). ``events``: the
     completion events put, and ``finals`` every final state ever stored (I8,
-    checked when given). ``cancelled``: jobs their owner's cancel wrote to."""
+    checked when given). ``cancelled``: jobs their owner's cancel wrote to in
+    their current episode."""
     answers = list(answers)
     last = binding(answers)
     problems: dict[str, list[str]] = defaultdict(list)

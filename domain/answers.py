@@ -66,9 +66,15 @@ def answer(
     if write is Write.UNKNOWN:
         return Unsettled(job_id, error or superseded(now))
     if write is Write.LANDED:
-        if stored is not None and stored.accepted and stored.enqueue_id == ours.enqueue_id:
-            # Confirmed, or a worker took the message: it is live or in use.
-            return Accepted(job_id)
+        if stored is not None and stored.enqueue_id == ours.enqueue_id:
+            if stored.accepted:
+                # Confirmed, or a worker took the message: it is live or in use.
+                return Accepted(job_id)
+            if stored.status is JobStatus.CANCELLED:
+                # A worker took the message (the only way this episode could
+                # be cancelled while its producer still writes), then its
+                # owner cancelled it: it was accepted.
+                return Accepted(job_id)
         if stored is not None and stored.status is JobStatus.PENDING:
             settled_with = error or stored.last_error
             if settled_with is not None:

@@ -29,7 +29,7 @@ import attrs
 
 from domain.announce import Announce
 from domain.budget import Budget
-from domain.enqueue import EnqueueSettings
+from domain.enqueue import MOVED, EnqueueSettings
 from domain.failures import FailureKind
 from domain.job import Expected, Job, JobStatus
 from domain.outcomes import Failed, InFlight, NotFound, Unavailable, Unsettled, WrongState
@@ -109,7 +109,7 @@ class CancelJob:
             log.info("job asked to stop", extra=fields)
             return CancelRequested(move)
         log.warning("job kept moving; cancel not written", extra={"job_id": job_id})
-        return InFlight(job_id)
+        return InFlight(job_id, MOVED)
 
     def _next_move(self, job: Job) -> Job | Cancelled | CancelRequested | WrongState | InFlight:
         """The write this cancel makes of ``job``, or its answer."""
@@ -122,7 +122,7 @@ class CancelJob:
             case JobStatus.PROCESSING:
                 return CancelRequested(job) if job.cancel_requested else job.cancel_asked(at=now)
             case JobStatus.QUEUED if job.awaiting_confirmation and not job.lease_expired(now):
-                return InFlight(job.job_id)
+                return InFlight(job.job_id, "the request that submitted the job is still answering; try again")
         return job.cancelled(at=now)
 
     def _failed(self, job_id: str, exc: StoreFailed) -> Unavailable | Failed | Unsettled:

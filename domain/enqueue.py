@@ -214,7 +214,7 @@ class EnqueueJob:
             if exc.current != requeued:  # else our own ambiguous write landed
                 # Cancelled, re-run or settled meanwhile: the caller asks again.
                 log.info("re-run not started: job moved", extra=_fields(requeued, found=_status(exc.current)))
-                return InFlight(job.job_id)
+                return InFlight(job.job_id, MOVED)
         except StoreFailed as exc:
             return self._unwritten(job.job_id, exc)
         log.info("job re-run", extra=_fields(requeued, previous_status=job.status.value))
@@ -330,6 +330,9 @@ class SendAttemptLog:
             self._metrics.count("SendRetries")
 
 
+MOVED = "the job changed while this request ran; try again"
+
+
 def rerun_refusal(job: Job, now: datetime) -> WrongState | InFlight | None:
     """Why ``job`` cannot be re-run now; None if it can."""
     if job.status not in RERUNNABLE:
@@ -337,7 +340,7 @@ def rerun_refusal(job: Job, now: datetime) -> WrongState | InFlight | None:
     if job.event_due is not None:
         # Its last episode's completion event goes first (normally within
         # moments of the final write; the reconciler's run at worst).
-        return InFlight(job.job_id)
+        return InFlight(job.job_id, "the job's last run is still being announced; try again in a moment")
     if job.payload is None:
         return WrongState(job.job_id, job.status.value, "the job was stored before payloads were kept")
     return None

@@ -21,9 +21,12 @@ class Accepted:
 
 @attrs.frozen
 class InFlight:
-    """Another invocation is driving this Idempotency-Key right now (409)."""
+    """Another invocation is driving this Idempotency-Key, or the job, right
+    now (409): the same request may succeed in a moment. ``why`` says what
+    is moving when it is not a same-key request."""
 
     job_id: str
+    why: str | None = None
 
 
 @attrs.frozen

@@ -279,8 +279,13 @@ class ProcessJobMessage:
         try:
             result = handler(message.payload, context)
         except JobCancelled:
-            log.info("handler stopped on a cancel", extra=_fields(job))
-            return job.cancelled(at=self._clock.now())
+            if self._cancel_asked(job, budget):
+                log.info("handler stopped on a cancel", extra=_fields(job))
+                return job.cancelled(at=self._clock.now())
+            # Only the job's owner cancels it: a job accepted must end by its work.
+            log.error("handler raised JobCancelled, but the job was not cancelled", extra=_fields(job))
+            error = self._error("JobCancelled", "the handler stopped as if cancelled, but no cancel was asked")
+            return job.failed(error=error, at=self._clock.now())
         except Exception as exc:
             retryable = not isinstance(exc, JobError) or exc.retryable
             code = exc.code if isinstance(exc, JobError) else type(exc).__name__

@@ -39,12 +39,12 @@ def http_answer(outcome: RerunOutcome) -> HttpAnswer:
     match outcome:
         case Accepted():
             return HttpAnswer(202)
-        case InFlight():
+        case InFlight(why=why):
             return HttpAnswer(
                 409,
                 "request-in-flight",
                 "Conflict",
-                "a request with this Idempotency-Key is still in progress",
+                why or "a request with this Idempotency-Key is still in progress",
                 retryable=True,
                 retry_after_s=1,
             )

@@ -251,7 +251,8 @@ class ListQuery:
                 400, "invalid-query", "Bad request", f"status must be one of {', '.join(JobStatus.__members__)}"
             )
         limit_text = query.get("limit", str(DEFAULT_PAGE))
-        if not limit_text.isascii() or not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        digits = limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= len(str(MAX_PAGE))
+        if not digits or not 1 <= int(limit_text) <= MAX_PAGE:
             raise BadRequest(400, "invalid-query", "Bad request", f"limit must be a whole number from 1 to {MAX_PAGE}")
         after = None
         if "cursor" in query:

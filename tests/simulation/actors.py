@@ -53,7 +53,7 @@ def canceller(world: World, name: str, key: str) -> Actor:
 
     def body() -> None:
         end = world.arrive(name, PRODUCER_TIMEOUT)
-        world.cancel_answered(world.cancel(name)(keyed_id(key), CALLER, end))
+        world.cancel_answered(name, world.cancel(name)(keyed_id(key), CALLER, end))
 
     return Actor(name, body)
 

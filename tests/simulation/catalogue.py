@@ -518,6 +518,28 @@ def rerun_racing_cancel(w: World) -> Scenario:
     )
 
 
+@case("a PENDING job cancelled, then re-run whose send fails for good")
+def cancel_pending_then_failed_rerun(w: World) -> Scenario:
+    return w.scenario(
+        [producer(w, "producer", "k"), canceller(w, "cancel", "k"), rerunner(w, "rerun", "k")],
+        {"producer": Faults({"publish": ["permanent"]}), "rerun": Faults({"publish": ["permanent"]})},
+    )
+
+
+@case("a cancel asked during a run that fails, a re-run, its worker killed (the drain takes over)")
+def cancel_asked_then_rerun_killed(w: World) -> Scenario:
+    return w.scenario(
+        [
+            producer(w, "producer", "k"),
+            delivery(w, "worker", 1),
+            canceller(w, "cancel", "k"),
+            rerunner(w, "rerun", "k"),
+            delivery(w, "worker-2", 2),
+        ],
+        {"worker": Faults({"step": ["retryable"]}), "worker-2": Faults({"step": ["crash"]})},
+    )
+
+
 @case("a cancel, two re-runs, a same-key producer + two deliveries")
 def cancel_then_reruns(w: World) -> Scenario:
     return w.scenario(
@@ -540,6 +562,8 @@ OWNER_ACTIONS = [
     rerun_of_a_failed_job,
     cancel_then_rerun,
     rerun_racing_cancel_drained,
+    cancel_pending_then_failed_rerun,
+    cancel_asked_then_rerun_killed,
 ]
 CATALOGUE.extend(OWNER_ACTIONS)
 

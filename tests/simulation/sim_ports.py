@@ -164,7 +164,7 @@ class SimHandlers:
 
     def handler_for(self, job_type: str) -> JobHandler:
         def run(payload: dict[str, Any], context: JobContext) -> None:
-            self._world.step(context.job_id, payload)
+            self._world.step(context.job_id, context.attempt)
 
         return run
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 
@@ -82,15 +81,22 @@ class World:
         self.id_keys: dict[str, tuple[int, int | None]] = {}
         # Tests swap in a defective worker to show that the exploration finds it.
         self.worker_class: type[ProcessJobMessage] = ProcessJobMessage
-        # Jobs a canceller wrote: CANCELLED is then true of any answer (I1-I3).
-        self.cancel_written: set[str] = set()
-        # What cancels were told, by episode (job_id, enqueue_id): the claims
-        # made by then (I10), and whether it was cancelled or asked to stop.
-        self.cancel_told: dict[tuple[str, str | None], tuple[int, type[Cancelled | CancelRequested]]] = {}
-        # Each claim as it was made, by (job_id, claim_id): what a run saw.
-        self.claimed_as: dict[tuple[str, str | None], Job] = {}
-        # Each job's current episode (enqueue_id), to see a re-run begin one.
-        self.episodes: dict[str, str | None] = {}
+        # Each job's episode: 0, then one more for each re-run that began one.
+        self.epoch: dict[str, int] = {}
+        # Episodes (job_id, epoch) a canceller wrote: CANCELLED is then true
+        # of any answer given in the episode (I1-I3).
+        self.cancel_written: set[tuple[str, int]] = set()
+        # The episode of each canceller's last write.
+        self.cancel_epoch: dict[str, int] = {}
+        # What cancels were told, by episode: the claims made by then (I10),
+        # and whether the job was cancelled or asked to stop.
+        self.cancel_told: dict[tuple[str, int], tuple[int, type[Cancelled | CancelRequested]]] = {}
+        # Each claim as it was made, by (job_id, epoch, claim number): what its run saw.
+        self.claimed_as: dict[tuple[str, int, int], Job] = {}
+        # And the actor that made each claim.
+        self.claimers: dict[tuple[str, int, int], str] = {}
+        # Each job's enqueue_id as last written.
+        self.last_episode: dict[str, str | None] = {}
         # What a handler's run found wrong: recorded, not raised, as the
         # worker takes whatever its handler raises for a failed job.
         self.violations: list[str] = []
@@ -143,30 +149,32 @@ class World:
         job = self.jobs[job_id]
         if job.status in FINAL:
             self.finals.add(Final.of(job))
-        if job.status in FINAL and self.runs:
-            # Ended: every attempt of it is over (a re-run's may follow).
-            self.runs = [
-                attrs.evolve(run, lease_until=min(run.lease_until, self.clock.now())) if run.job_id == job_id else run
-                for run in self.runs
-            ]
-        if job.status is JobStatus.QUEUED and self.runs and job.claims:
-            # A retry released the claim: the attempt that ran under it is over.
+        epoch = self.epoch.get(job_id, 0)
+        claim = (job_id, epoch, job.claims)
+        if job.status in (*FINAL, JobStatus.QUEUED) and job.claims and self.claimers.get(claim) == actor:
+            # The claim's own worker retried the job or ended it: the attempt
+            # that ran under that claim is over, and only that one (anyone
+            # else's write leaves a run its whole lease).
             self.runs = [
                 attrs.evolve(run, lease_until=min(run.lease_until, self.clock.now()))
-                if (run.job_id, run.attempt) == (job_id, job.claims)
+                if (run.job_id, run.episode, run.attempt) == (job_id, job.enqueue_id or "", job.claims)
                 else run
                 for run in self.runs
             ]
-        if job.status is JobStatus.PROCESSING:
-            self.claimed_as.setdefault((job_id, job.claim_id), job)
-        if actor.startswith("cancel"):
-            self.cancel_written.add(job_id)
-        new_episode = self.episodes.get(job_id, job.enqueue_id) != job.enqueue_id
-        self.episodes[job_id] = job.enqueue_id
-        if actor.startswith("rerun") and new_episode:
-            # A new episode: what earlier requests were told was about the last one.
+        previous = self.last_episode.get(job_id)
+        self.last_episode[job_id] = job.enqueue_id
+        if actor.startswith("rerun") and job.enqueue_id is not None and job.enqueue_id != previous:
+            # A re-run began an episode: what earlier requests were told was about the last one.
+            self.epoch[job_id] = self.epoch.get(job_id, 0) + 1
             self.accepted.discard(job_id)
             self.binding.pop(job_id, None)
+        epoch = self.epoch.get(job_id, 0)
+        if job.status is JobStatus.PROCESSING and (job_id, epoch, job.claims) not in self.claimed_as:
+            self.claimed_as[(job_id, epoch, job.claims)] = job
+            self.claimers[(job_id, epoch, job.claims)] = actor
+        if actor.startswith("cancel"):
+            self.cancel_written.add((job_id, epoch))
+            self.cancel_epoch[actor] = epoch
         if actor.startswith(("producer", "rerun")):
             self.last_writer[job_id] = (actor, self.steps)
             if job_id in self.binding and self.binding[job_id].status != 202:
@@ -194,20 +202,23 @@ class World:
                 assert job is not None and job.status is JobStatus.PENDING and job.last_error, f"I3: {job_id}: {job}"
 
     def owner_cancelled(self, job: Job) -> bool:
-        """CANCELLED by a canceller's doing: true after any earlier answer."""
-        return job.status is JobStatus.CANCELLED and job.job_id in self.cancel_written
+        """CANCELLED in an episode a canceller wrote: true after any earlier
+        answer of that episode."""
+        return job.status is JobStatus.CANCELLED and (job.job_id, self.epoch.get(job.job_id, 0)) in self.cancel_written
 
-    def cancel_answered(self, outcome: CancelOutcome) -> None:
+    def cancel_answered(self, actor: str, outcome: CancelOutcome) -> None:
         if isinstance(outcome, Cancelled | CancelRequested):
             job = outcome.job
-            self.cancel_told[(job.job_id, job.enqueue_id)] = (job.claims, type(outcome))
+            # The episode the cancel wrote to, or read (no step since the read).
+            epoch = self.cancel_epoch.get(actor, self.epoch.get(job.job_id, 0))
+            self.cancel_told[(job.job_id, epoch)] = (job.claims, type(outcome))
 
     def check_cancels(self) -> None:
         """At quiescence: a job answered CANCELLED still is, and one asked to
         stop has ended, unless a re-run began a new episode since (I10)."""
-        for (job_id, episode), (_, told) in self.cancel_told.items():
+        for (job_id, epoch), (_, told) in self.cancel_told.items():
             job = self.jobs[job_id]
-            if job.enqueue_id != episode:
+            if self.epoch.get(job_id, 0) != epoch:
                 continue
             if told is Cancelled:
                 assert job.status is JobStatus.CANCELLED, f"I10: {job_id} answered CANCELLED, now {job}"
@@ -249,7 +260,7 @@ class World:
             max_attempts=MAX_ATTEMPTS,
             events=self.events,
             finals=self.finals,
-            cancelled=self.cancel_written,
+            cancelled={job_id for job_id, epoch in self.cancel_written if epoch == self.epoch.get(job_id, 0)},
         )
         assert not problems, problems
 
@@ -285,16 +296,21 @@ class World:
     def reconciler(self, grace: timedelta = GRACE, event_grace: timedelta = GRACE) -> ReconcileStuckJobs:
         return WIRING.build("reconcile_stuck_jobs", ReconcileStuckJobs, self, "reconciler", grace, event_grace)
 
-    def step(self, job_id: str, payload: dict[str, Any]) -> None:
-        """The job's handler: records its run; then it returns, fails (a
-        retry may help, or not), or its invocation crashes."""
+    def step(self, job_id: str, attempt: int) -> None:
+        """The job's handler, in its ``attempt``-th run of the episode:
+        records its run; then it returns, fails (a retry may help, or not),
+        or its invocation crashes."""
         variant = self.variant("step", job_id, True, STEP_FAULTS)
         # The job as this run's claim made it (a cancel request may have changed it since).
-        job = self.claimed_as[(job_id, self.jobs[job_id].claim_id)]
+        epoch = self.epoch.get(job_id, 0)
+        job = self.claimed_as.get((job_id, epoch, attempt))
+        if job is None:
+            self.violations.append(f"{job_id}: a run of claim {attempt} of episode {epoch}, never made")
+            raise Crash
         answer = self.binding.get(job.job_id)
         if answer is not None and answer.status in (503, 409, 422):
             self.violations.append(f"I6: {job.job_id} run after {answer}")
-        told = self.cancel_told.get((job.job_id, job.enqueue_id))
+        told = self.cancel_told.get((job.job_id, epoch))
         if told is not None and job.claims > told[0]:
             self.violations.append(f"I10: {job.job_id} claimed again after its cancel: {job}")
         self.runs.append(Run.of(job))

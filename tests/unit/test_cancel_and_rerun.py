@@ -13,6 +13,7 @@ import pytest
 
 from domain.budget import CLOCK_SKEW
 from domain.cancel import Cancelled, CancelRequested
+from domain.enqueue import MOVED
 from domain.failures import FailureKind
 from domain.job import Job, JobStatus
 from domain.outcomes import Accepted, Failed, InFlight, NotFound, Unavailable, Unsettled, WrongState
@@ -218,6 +219,40 @@ def test_a_handler_that_stops_on_the_cancel_ends_the_job_cancelled(world: World)
     assert [event.status for event in world.bus.events] == ["CANCELLED"]
 
 
+def test_a_handler_that_raises_job_cancelled_unasked_fails_the_job(world: World) -> None:
+    job_id = accepted_job(world)
+
+    def stop(context: JobContext) -> None:
+        raise JobCancelled()
+
+    deliver(world, Runs(stop))
+
+    job = stored(world, job_id)
+    assert job.status is JobStatus.FAILED and job.last_error is not None and job.last_error.code == "JobCancelled"
+
+
+def test_a_producer_whose_job_a_worker_took_and_its_owner_cancelled_still_answers_202(world: World) -> None:
+    """The confirmation loses to a claim, a retry and a cancel: the job was
+    accepted (a worker took it), whatever came after."""
+    runs = Runs(_retryable)
+
+    def taken_and_cancelled() -> None:
+        deliver(world, runs)
+        job_id = world.queue.sent[-1].job_id
+        assert isinstance(cancel(world, job_id), Cancelled)
+
+    world.jobs.fail("save", Meanwhile(taken_and_cancelled))
+
+    outcome = world.submit(KEY)
+
+    assert isinstance(outcome, Accepted)
+    assert stored(world, outcome.job_id).status is JobStatus.CANCELLED and len(runs.contexts) == 1
+
+
+def _retryable(context: JobContext) -> None:
+    raise RetryableJobError("busy")
+
+
 def test_a_handler_that_finishes_despite_the_cancel_ends_the_job_as_it_left_it(world: World) -> None:
     job_id = accepted_job(world)
 
@@ -350,7 +385,8 @@ def test_a_job_whose_event_is_not_yet_put_is_re_run_only_after(world: World) -> 
     cancel(world, job_id)
     assert stored(world, job_id).event_due is not None
 
-    assert rerun(world, job_id) == InFlight(job_id)
+    refused = rerun(world, job_id)
+    assert isinstance(refused, InFlight) and "still being announced" in (refused.why or "")
 
     world.clock.advance(3600)
     world.reconciler(timedelta(seconds=300))(world.deadline())
@@ -394,7 +430,7 @@ def test_a_re_run_losing_to_a_cancel_answers_in_flight(world: World) -> None:
     failed = stored(world, job_id)
     world.jobs.fail("save", Meanwhile(lambda: world.jobs.jobs.update({job_id: attrs.evolve(failed, version=99)})))
 
-    assert rerun(world, job_id) == InFlight(job_id)
+    assert rerun(world, job_id) == InFlight(job_id, MOVED)
 
 
 def test_the_same_key_after_a_cancel_does_not_start_the_job_again(world: World) -> None:

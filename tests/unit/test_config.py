@@ -220,5 +220,5 @@ def test_a_body_and_a_result_limit_the_job_item_cannot_hold_together_fail_at_col
 
     base = {"TABLE_NAME": "t", "QUEUE_URL": "q", "MAX_RESULT_BYTES": "65536"}
     assert Settings.from_env({**base, "MAX_BODY_BYTES": str(ITEM_ROOM - 65536)}).max_body_bytes == ITEM_ROOM - 65536
-    with pytest.raises(ConfigurationError, match="MAX_BODY_BYTES .* and MAX_RESULT_BYTES .* at most"):
+    with pytest.raises(ConfigurationError, match=r"MAX_BODY_BYTES .* and MAX_RESULT_BYTES .* at most"):
         Settings.from_env({**base, "MAX_BODY_BYTES": str(ITEM_ROOM - 65535)})

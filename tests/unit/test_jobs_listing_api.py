@@ -112,7 +112,16 @@ def test_a_cursor_sealed_with_either_key_of_a_rotation_opens(fakes: OnFakes) -> 
 
 
 @pytest.mark.parametrize(
-    "query", [{"status": "DONE"}, {"limit": "0"}, {"limit": "101"}, {"limit": "\uff12"}, {"limit": "x"}, {"page": "2"}]
+    "query",
+    [
+        {"status": "DONE"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "\uff12"},
+        {"limit": "x"},
+        {"limit": "9" * 5000},
+        {"page": "2"},
+    ],
 )
 def test_a_bad_query_is_400(api: JobsApi, query: dict[str, str]) -> None:
     response = listing(api, "alice", **query)
